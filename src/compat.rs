@@ -1,0 +1,107 @@
+//! Old-kernel paths, forced on a new kernel.
+//!
+//! tpdig detects kernel features by trying them, never by version. Every fallback it can
+//! take must also be reachable on demand, so that tests on a modern kernel exercise the code
+//! an old kernel would run. The switches come from `TPDIG_COMPAT` (comma-separated) and the
+//! hidden `--compat` flag; both feed one `Compat` value that the engine consults.
+
+use std::fmt;
+
+/// Which fallbacks to force. `Default` forces none: every feature is probed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Compat {
+    /// Do not ask for `use_clockid`; calibrate perf's clock against CLOCK_REALTIME instead.
+    pub no_clockid: bool,
+    /// Use the original 64-byte `perf_event_attr` (PERF_ATTR_SIZE_VER0).
+    pub attr_v0: bool,
+    /// Look for tracefs under debugfs (/sys/kernel/debug/tracing) before /sys/kernel/tracing.
+    pub prefer_debugfs: bool,
+    /// Do not use PERF_EVENT_IOC_SET_FILTER (kernels built without it, or filters rejected).
+    pub no_set_filter: bool,
+    /// Do not share one ring per CPU with PERF_EVENT_IOC_SET_OUTPUT: one ring per event.
+    pub no_set_output: bool,
+    /// Do not use write_backward / PAUSE_OUTPUT for overwrite rings.
+    pub no_write_backward: bool,
+    /// Use the 2.6.32 event names syscalls:sys_enter/sys_exit instead of raw_syscalls.
+    pub old_syscall_names: bool,
+}
+
+/// The switch names, their meaning, in the order `--help` and the man page list them.
+pub const SWITCHES: &[(&str, &str)] = &[
+    ("no-clockid", "calibrate perf's clock instead of using use_clockid"),
+    ("attr-v0", "use the 64-byte perf_event_attr of the first perf kernels"),
+    ("debugfs", "prefer tracefs under /sys/kernel/debug/tracing"),
+    ("no-filter", "never install in-kernel filters (PERF_EVENT_IOC_SET_FILTER)"),
+    ("no-set-output", "one ring per event instead of one shared ring per CPU"),
+    ("no-write-backward", "no backward-writing overwrite rings"),
+    ("old-syscall-names", "open syscalls:sys_enter/sys_exit (2.6.32 names)"),
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownSwitch(pub String);
+
+impl fmt::Display for UnknownSwitch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = SWITCHES.iter().map(|(n, _)| *n).collect();
+        write!(f, "unknown compat switch '{}' (known: {}, all)", self.0, names.join(", "))
+    }
+}
+
+impl Compat {
+    /// Parses a comma-separated list such as `no-clockid,attr-v0`. `all` sets every switch.
+    pub fn parse(list: &str) -> Result<Compat, UnknownSwitch> {
+        let mut c = Compat::default();
+        for word in list.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+            match word {
+                "no-clockid" => c.no_clockid = true,
+                "attr-v0" => c.attr_v0 = true,
+                "debugfs" => c.prefer_debugfs = true,
+                "no-filter" => c.no_set_filter = true,
+                "no-set-output" => c.no_set_output = true,
+                "no-write-backward" => c.no_write_backward = true,
+                "old-syscall-names" => c.old_syscall_names = true,
+                "all" => {
+                    c = Compat {
+                        no_clockid: true,
+                        attr_v0: true,
+                        prefer_debugfs: true,
+                        no_set_filter: true,
+                        no_set_output: true,
+                        no_write_backward: true,
+                        old_syscall_names: true,
+                    }
+                }
+                other => return Err(UnknownSwitch(other.to_string())),
+            }
+        }
+        Ok(c)
+    }
+
+    /// Union of two sets of switches (environment plus command line).
+    pub fn merge(self, o: Compat) -> Compat {
+        Compat {
+            no_clockid: self.no_clockid || o.no_clockid,
+            attr_v0: self.attr_v0 || o.attr_v0,
+            prefer_debugfs: self.prefer_debugfs || o.prefer_debugfs,
+            no_set_filter: self.no_set_filter || o.no_set_filter,
+            no_set_output: self.no_set_output || o.no_set_output,
+            no_write_backward: self.no_write_backward || o.no_write_backward,
+            old_syscall_names: self.old_syscall_names || o.old_syscall_names,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_lists_and_rejects_unknown_words() {
+        let c = Compat::parse("no-clockid, attr-v0").unwrap();
+        assert!(c.no_clockid && c.attr_v0 && !c.prefer_debugfs);
+        assert_eq!(Compat::parse("").unwrap(), Compat::default());
+        assert!(Compat::parse("all").unwrap().no_set_output);
+        let e = Compat::parse("no-clockid,bogus").unwrap_err();
+        assert!(e.to_string().contains("'bogus'"));
+    }
+}
