@@ -28,13 +28,28 @@ pub struct Compat {
 
 /// The switch names, their meaning, in the order `--help` and the man page list them.
 pub const SWITCHES: &[(&str, &str)] = &[
-    ("no-clockid", "calibrate perf's clock instead of using use_clockid"),
-    ("attr-v0", "use the 64-byte perf_event_attr of the first perf kernels"),
+    (
+        "no-clockid",
+        "calibrate perf's clock instead of using use_clockid",
+    ),
+    (
+        "attr-v0",
+        "use the 64-byte perf_event_attr of the first perf kernels",
+    ),
     ("debugfs", "prefer tracefs under /sys/kernel/debug/tracing"),
-    ("no-filter", "never install in-kernel filters (PERF_EVENT_IOC_SET_FILTER)"),
-    ("no-set-output", "one ring per event instead of one shared ring per CPU"),
+    (
+        "no-filter",
+        "never install in-kernel filters (PERF_EVENT_IOC_SET_FILTER)",
+    ),
+    (
+        "no-set-output",
+        "one ring per event instead of one shared ring per CPU",
+    ),
     ("no-write-backward", "no backward-writing overwrite rings"),
-    ("old-syscall-names", "open syscalls:sys_enter/sys_exit (2.6.32 names)"),
+    (
+        "old-syscall-names",
+        "open syscalls:sys_enter/sys_exit (2.6.32 names)",
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +58,12 @@ pub struct UnknownSwitch(pub String);
 impl fmt::Display for UnknownSwitch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names: Vec<&str> = SWITCHES.iter().map(|(n, _)| *n).collect();
-        write!(f, "unknown compat switch '{}' (known: {}, all)", self.0, names.join(", "))
+        write!(
+            f,
+            "unknown compat switch '{}' (known: {}, all)",
+            self.0,
+            names.join(", ")
+        )
     }
 }
 

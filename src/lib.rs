@@ -2,10 +2,21 @@
 //!
 //! The pipeline reads top to bottom: source → decode → state → filter → sinks.
 //! `tracefs` and `perf` are the kernel seams; `source` turns per-CPU rings into one
-//! time-ordered stream; `syscalls` names what the raw records carry; `output` renders.
+//! time-ordered stream; `decode` reads records by their format files; `state` keeps
+//! threads current; `output` renders. `live` wires them for a capture, `app` for the CLI.
 
+pub mod app;
+pub mod capture;
+pub mod cli;
 pub mod compat;
+pub mod decode;
+pub mod error;
+pub mod filter;
+pub mod live;
+pub mod output;
 pub mod perf;
+pub mod signals;
 pub mod source;
+pub mod state;
 pub mod syscalls;
 pub mod tracefs;

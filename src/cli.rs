@@ -1,0 +1,131 @@
+//! The command line, defined once.
+//!
+//! Flags follow sysdig's letters and meanings so that its users' habits carry over. The
+//! definitions here are the single source for `--help`, the man-page check
+//! (`tests/man_page.rs` walks `Cli::command()` and fails when a flag is undocumented) and
+//! the option values the rest of the program reads.
+
+use clap::{ArgAction, CommandFactory, Parser};
+
+/// Default per-CPU ring size. Measured here: 8 MiB per CPU is what `perf record -a` needs to
+/// lose nothing during a 1M-syscall storm; smaller rings drop.
+pub const DEFAULT_BUFFER: &str = "8M";
+
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "tpdig",
+    version,
+    about = "System-call and scheduler tracing on perf_event tracepoints, sysdig style",
+    long_about = None,
+    after_help = "Run as root (or with CAP_PERFMON and tracefs access). See `man tpdig` for \
+                  the event line, the flags, exit codes and the old-kernel switches.",
+    disable_help_flag = true
+)]
+pub struct Cli {
+    /// Stop after printing N events.
+    #[arg(short = 'n', long = "numevents", value_name = "N")]
+    pub numevents: Option<u64>,
+
+    /// Stop after SECS seconds of capture.
+    #[arg(short = 'M', value_name = "SECS")]
+    pub max_seconds: Option<f64>,
+
+    /// Do not print events (count them; useful with -v).
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+
+    /// Verbose: what was detected at start-up, and a summary on stderr at the end
+    /// (events, drops per CPU, elapsed time, events/s).
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
+
+    /// Also capture tpdig's own events (no in-kernel self-exclusion filter).
+    #[arg(short = 'D', long = "debug")]
+    pub debug: bool,
+
+    /// Size of each CPU's ring buffer, e.g. 512K, 8M (rounded up to a power of two pages).
+    #[arg(long = "buffer-size", value_name = "SIZE", default_value = DEFAULT_BUFFER,
+          value_parser = parse_size)]
+    pub buffer_size: usize,
+
+    /// Flush the output after every event instead of in batches.
+    #[arg(long = "unbuffered")]
+    pub unbuffered: bool,
+
+    /// Force old-kernel fallbacks (comma-separated; see man tpdig, COMPATIBILITY). Also
+    /// read from the TPDIG_COMPAT environment variable.
+    #[arg(long = "compat", value_name = "LIST", hide = true)]
+    pub compat: Option<String>,
+
+    /// Print help.
+    #[arg(short = 'h', long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+}
+
+/// Parses `4096`, `512K`, `8M`, `1G` (powers of 1024; a trailing `B`/`iB` is accepted).
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let t = t
+        .strip_suffix("iB")
+        .or_else(|| t.strip_suffix('B'))
+        .unwrap_or(t);
+    let (digits, mult) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m: usize = match c.to_ascii_uppercase() {
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                _ => {
+                    return Err(format!(
+                        "unknown size suffix '{c}' in '{text}' (use K, M or G)"
+                    ));
+                }
+            };
+            (&t[..i], m)
+        }
+        _ => (t, 1),
+    };
+    let n: usize = digits
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size (examples: 4096, 512K, 8M)"))?;
+    n.checked_mul(mult)
+        .filter(|&v| v > 0)
+        .ok_or_else(|| format!("size '{text}' is out of range"))
+}
+
+/// Every long and short flag name the CLI accepts, for the man-page check.
+pub fn flag_names() -> Vec<String> {
+    let cmd = Cli::command();
+    let mut names = Vec::new();
+    for arg in cmd.get_arguments() {
+        if let Some(s) = arg.get_short() {
+            names.push(format!("-{s}"));
+        }
+        if let Some(l) = arg.get_long() {
+            names.push(format!("--{l}"));
+        }
+    }
+    names.push("--version".into());
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_suffixes() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("512K"), Ok(512 << 10));
+        assert_eq!(parse_size("8M"), Ok(8 << 20));
+        assert_eq!(parse_size("8MiB"), Ok(8 << 20));
+        assert!(parse_size("8X").unwrap_err().contains("suffix"));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("lots").is_err());
+    }
+
+    #[test]
+    fn the_command_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,1071 @@
+//! The perf engine: one event per tracepoint per online CPU, one ring per CPU.
+//!
+//! Opening probes the kernel by trying, never by version: the attr size (E2BIG protocol:
+//! the kernel writes back the size it knows, we retry with it), `use_clockid` (EINVAL on
+//! kernels before 4.1: retry without and calibrate the clock), PERF_FLAG_FD_CLOEXEC
+//! (EINVAL before 3.14: retry without, set FD_CLOEXEC afterwards) and SET_OUTPUT
+//! (refused: each event keeps its own ring). The first event opened settles each choice
+//! for all others, so every event of a run has the same attr and can share a ring.
+//! Every fallback can be forced through `Compat`, so tests reach the old-kernel paths.
+//!
+//! Failure policy: a tracepoint the kernel does not have (ENOENT, ENODEV, or EINVAL —
+//! what perf_trace_init answers for an unknown id) is skipped and listed in `skipped()`;
+//! the others go on. Permission and file-descriptor exhaustion end the open with a
+//! classified error that tells the user what to change. Descriptors are counted before
+//! opening anything (CPUs × tracepoints), and RLIMIT_NOFILE is raised to its hard limit
+//! when the soft one is short.
+//!
+//! Ring sizing: `buffer_bytes` per CPU, rounded up to a power-of-two number of pages. A
+//! ring wakes the reader when a quarter of it is full (watermark), so a burst has three
+//! quarters of the ring as headroom while the reader catches up. When SET_OUTPUT is not
+//! available each event gets a full-size ring of its own: the watermark was fixed at open
+//! time for that size, and a smaller ring would only wake when already full.
+
+use super::attr::{self, AttrOptions, CLOCKID_MIN_SIZE, FULL_SIZE, SIZE_VER0, SampleLayout};
+use super::clock::Clock;
+use super::cpus::parse_cpu_list;
+use super::error::{ErrorKind, Op, PerfError, describe, permission_hint};
+use super::record::{Record, Sample, parse};
+use super::ring::Ring;
+use super::sys::Kernel;
+use crate::compat::Compat;
+use perf_event_open_sys::bindings::PERF_FLAG_FD_CLOEXEC;
+use std::ffi::CString;
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+/// A tracepoint to open: its tracefs id and its `system:event` name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TracepointSpec {
+    pub id: u32,
+    pub name: String,
+}
+
+impl TracepointSpec {
+    pub fn new(id: u32, name: impl Into<String>) -> TracepointSpec {
+        TracepointSpec {
+            id,
+            name: name.into(),
+        }
+    }
+}
+
+/// How to open the engine.
+///
+/// Clock calibration (needed only when use_clockid is unavailable or turned off) uses
+/// `raw_syscalls:sys_enter` (or 2.6.32's `syscalls:sys_enter`) from the tracepoints
+/// being opened; without one, the perf clock is assumed to be CLOCK_MONOTONIC and
+/// `Features::calibration_error` says so.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// Ring size per CPU in bytes, rounded up to 2^n pages (at least one page).
+    pub buffer_bytes: usize,
+    pub compat: Compat,
+}
+
+impl EngineConfig {
+    pub fn new(buffer_bytes: usize, compat: Compat) -> EngineConfig {
+        EngineConfig {
+            buffer_bytes,
+            compat,
+        }
+    }
+}
+
+/// Spare descriptors kept free beyond the perf events (stdio, tracefs, output files,
+/// the calibration event).
+pub const FD_MARGIN: u64 = 64;
+
+/// The state of one probed kernel feature.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Feature {
+    /// Tried and used.
+    Used,
+    /// Turned off by a compat switch.
+    Forced,
+    /// The kernel refused it (errno).
+    Rejected(i32),
+    /// Not tried (not needed, or the attr size cannot carry it).
+    Unused,
+}
+
+impl fmt::Display for Feature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Feature::Used => f.write_str("yes"),
+            Feature::Forced => f.write_str("no (forced by compat switch)"),
+            Feature::Rejected(e) => {
+                write!(
+                    f,
+                    "no (kernel refused: {})",
+                    describe(&io::Error::from_raw_os_error(*e))
+                )
+            }
+            Feature::Unused => f.write_str("not used"),
+        }
+    }
+}
+
+/// What was detected and forced when opening, for `-v`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Features {
+    /// The attr size every event was opened with.
+    pub attr_size: u32,
+    /// The size the kernel asked for after E2BIG, if it did.
+    pub e2big: Option<u32>,
+    pub clockid: Feature,
+    pub cloexec_flag: Feature,
+    pub set_output: Feature,
+    pub set_filter: Feature,
+    pub page_size: usize,
+    pub data_pages: usize,
+    pub rings: usize,
+    pub events: usize,
+    /// RLIMIT_NOFILE raised from (old soft) to (new soft).
+    pub nofile_raised: Option<(u64, u64)>,
+    /// Why calibration failed, when the clock had to be assumed.
+    pub calibration_error: Option<String>,
+    pub forced: Compat,
+}
+
+impl fmt::Display for Features {
+    /// One line, `; `-separated, for `-v`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "perf_event_attr size {}", self.attr_size)?;
+        if let Some(s) = self.e2big {
+            write!(f, " (kernel asked for {s} after E2BIG)")?;
+        }
+        write!(f, "; use_clockid: {}", self.clockid)?;
+        write!(f, "; PERF_FLAG_FD_CLOEXEC: {}", self.cloexec_flag)?;
+        write!(f, "; shared ring per CPU (SET_OUTPUT): {}", self.set_output)?;
+        write!(f, "; in-kernel filters (SET_FILTER): {}", self.set_filter)?;
+        write!(
+            f,
+            "; {} events, {} rings of {} KiB",
+            self.events,
+            self.rings,
+            self.data_pages * self.page_size / 1024
+        )?;
+        if let Some((a, b)) = self.nofile_raised {
+            write!(f, "; RLIMIT_NOFILE raised from {a} to {b}")?;
+        }
+        if let Some(e) = &self.calibration_error {
+            write!(
+                f,
+                "; clock calibration failed ({e}), perf clock assumed CLOCK_MONOTONIC"
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Malformed ring contents seen while draining.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReadErrors {
+    pub count: u64,
+    /// The first few messages (at most `ReadErrors::KEEP`).
+    pub first: Vec<String>,
+}
+
+impl ReadErrors {
+    pub const KEEP: usize = 8;
+
+    fn note(&mut self, msg: impl FnOnce() -> String) {
+        self.count += 1;
+        if self.first.len() < Self::KEEP {
+            self.first.push(msg());
+        }
+    }
+}
+
+/// The choices settled by the first successful open.
+struct Negotiation {
+    size: u32,
+    size_settled: bool,
+    e2big: Option<u32>,
+    clockid: bool,
+    clockid_settled: bool,
+    clockid_state: Feature,
+    cloexec: bool,
+    cloexec_settled: bool,
+    cloexec_state: Feature,
+}
+
+impl Negotiation {
+    fn new(c: &Compat) -> Negotiation {
+        Negotiation {
+            size: if c.attr_v0 { SIZE_VER0 } else { FULL_SIZE },
+            size_settled: c.attr_v0,
+            e2big: None,
+            clockid: !c.no_clockid && !c.attr_v0,
+            clockid_settled: c.no_clockid || c.attr_v0,
+            clockid_state: if c.no_clockid || c.attr_v0 {
+                Feature::Forced
+            } else {
+                Feature::Unused
+            },
+            cloexec: true,
+            cloexec_settled: false,
+            cloexec_state: Feature::Unused,
+        }
+    }
+
+    fn open_flags(&self) -> u64 {
+        if self.cloexec {
+            PERF_FLAG_FD_CLOEXEC as u64
+        } else {
+            0
+        }
+    }
+}
+
+/// Opens one event with the negotiated options, settling them on first success.
+fn open_one<K: Kernel>(
+    k: &K,
+    n: &mut Negotiation,
+    id: u32,
+    pid: i32,
+    cpu: i32,
+    watermark: u32,
+) -> io::Result<OwnedFd> {
+    // Candidates for (clockid, cloexec): as negotiated, then — while unsettled — without
+    // clockid (4.1+), then also without the cloexec flag (3.14+, older than clockid).
+    let mut cands = vec![(n.clockid, n.cloexec)];
+    if !n.clockid_settled && n.clockid {
+        cands.push((false, n.cloexec));
+    }
+    if !n.cloexec_settled && n.cloexec {
+        cands.push((false, false));
+    }
+    let mut first_err = None;
+    for (clockid, cloexec) in cands {
+        match open_sized(k, n, id, pid, cpu, watermark, clockid, cloexec) {
+            Ok(fd) => {
+                if !n.clockid_settled {
+                    n.clockid_settled = true;
+                    n.clockid_state = if clockid {
+                        Feature::Used
+                    } else if n.clockid {
+                        Feature::Rejected(libc::EINVAL)
+                    } else {
+                        Feature::Unused
+                    };
+                    n.clockid = clockid;
+                }
+                if !n.cloexec_settled {
+                    n.cloexec_settled = true;
+                    n.cloexec_state = if cloexec {
+                        Feature::Used
+                    } else {
+                        Feature::Rejected(libc::EINVAL)
+                    };
+                    n.cloexec = cloexec;
+                }
+                n.size_settled = true;
+                return Ok(fd);
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                first_err.get_or_insert(e);
+            }
+            Err(e) => return Err(first_err.unwrap_or(e)),
+        }
+    }
+    Err(first_err.unwrap_or_else(|| io::Error::from_raw_os_error(libc::EINVAL)))
+}
+
+/// One open, retried once with the kernel's size after E2BIG while the size is unsettled.
+#[allow(clippy::too_many_arguments)]
+fn open_sized<K: Kernel>(
+    k: &K,
+    n: &mut Negotiation,
+    id: u32,
+    pid: i32,
+    cpu: i32,
+    watermark: u32,
+    clockid: bool,
+    cloexec: bool,
+) -> io::Result<OwnedFd> {
+    let flags = if cloexec {
+        PERF_FLAG_FD_CLOEXEC as u64
+    } else {
+        0
+    };
+    let mut retried = false;
+    loop {
+        let opts = AttrOptions {
+            size: n.size,
+            use_clockid: clockid,
+            wakeup_watermark: watermark,
+        };
+        let mut a = attr::tracepoint(id as u64, &opts);
+        match k.perf_event_open(&mut a, pid, cpu, -1, flags) {
+            Ok(fd) => return Ok(fd),
+            Err(e) if e.raw_os_error() == Some(libc::E2BIG) && !n.size_settled && !retried => {
+                let asked = a.size;
+                if !(SIZE_VER0..n.size).contains(&asked) {
+                    return Err(e);
+                }
+                n.e2big = Some(asked);
+                n.size = asked;
+                if asked < CLOCKID_MIN_SIZE && n.clockid {
+                    // The kernel's attr has no clockid field: it cannot have the feature.
+                    n.clockid = false;
+                    n.clockid_settled = true;
+                    n.clockid_state = Feature::Rejected(libc::E2BIG);
+                }
+                retried = true;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Pages for a ring of at least `bytes` (a power of two, at least one).
+pub fn ring_pages(bytes: usize, page: usize) -> usize {
+    bytes
+        .div_ceil(page.max(1))
+        .max(1)
+        .checked_next_power_of_two()
+        .unwrap_or(1 << 20)
+}
+
+struct OpenTp {
+    name: String,
+    /// One per CPU index; empty when the tracepoint was skipped.
+    fds: Vec<OwnedFd>,
+}
+
+struct RingSlot {
+    ring: Ring,
+    cpu_index: usize,
+    /// (tracepoint index, cpu index) of the fd the ring is mapped on.
+    owner: (usize, usize),
+}
+
+/// Tracepoints opened on every online CPU, their rings, and the clock to read them by.
+pub struct Engine<K: Kernel> {
+    kernel: K,
+    cpus: Vec<u32>,
+    tps: Vec<OpenTp>,
+    rings: Vec<RingSlot>,
+    layout: SampleLayout,
+    lost: Vec<u64>,
+    throttles: u64,
+    skipped: Vec<(String, PerfError)>,
+    clock: Clock,
+    features: Features,
+    read_errors: ReadErrors,
+}
+
+impl<K: Kernel> Engine<K> {
+    /// Opens every tracepoint of `tps` on every online CPU (disabled; see `enable`).
+    pub fn open(
+        kernel: K,
+        tps: &[TracepointSpec],
+        cfg: &EngineConfig,
+    ) -> Result<Engine<K>, PerfError> {
+        if tps.is_empty() {
+            return Err(PerfError::new(
+                Op::Open,
+                io::Error::new(io::ErrorKind::InvalidInput, "no tracepoints to open"),
+            ));
+        }
+        let text = kernel
+            .online_cpus_text()
+            .map_err(|e| PerfError::new(Op::OnlineCpus, e))?;
+        let cpus = parse_cpu_list(&text).map_err(|e| {
+            PerfError::new(
+                Op::OnlineCpus,
+                io::Error::new(io::ErrorKind::InvalidData, e),
+            )
+        })?;
+        let nofile_raised = ensure_fds(&kernel, cpus.len(), tps.len())?;
+        let page = kernel.page_size();
+        let data_pages = ring_pages(cfg.buffer_bytes, page);
+        let watermark = u32::try_from(data_pages * page / 4).unwrap_or(u32::MAX);
+        let mut n = Negotiation::new(&cfg.compat);
+
+        let mut open_tps = Vec::with_capacity(tps.len());
+        let mut skipped = Vec::new();
+        for tp in tps {
+            let mut fds = Vec::with_capacity(cpus.len());
+            let mut fail = None;
+            for &cpu in &cpus {
+                match open_one(&kernel, &mut n, tp.id, -1, cpu as i32, watermark) {
+                    Ok(fd) => fds.push(fd),
+                    Err(e) => {
+                        fail = Some(PerfError::new(Op::Open, e).tracepoint(&tp.name).cpu(cpu));
+                        break;
+                    }
+                }
+            }
+            let Some(err) = fail else {
+                open_tps.push(OpenTp {
+                    name: tp.name.clone(),
+                    fds,
+                });
+                continue;
+            };
+            drop(fds);
+            let err = match err.kind() {
+                ErrorKind::Permission => err.hint(permission_hint(kernel.perf_event_paranoid())),
+                ErrorKind::TooManyFiles => err.hint(format!(
+                    "{} events needed for {} CPUs x {} tracepoints; raise `ulimit -n` or trace fewer events",
+                    cpus.len() * tps.len(),
+                    cpus.len(),
+                    tps.len()
+                )),
+                ErrorKind::Missing => err.hint("not available on this kernel"),
+                ErrorKind::Other => err,
+            };
+            if err.kind() != ErrorKind::Missing {
+                return Err(err);
+            }
+            skipped.push((tp.name.clone(), err));
+            open_tps.push(OpenTp {
+                name: tp.name.clone(),
+                fds: Vec::new(),
+            });
+        }
+        if open_tps.iter().all(|t| t.fds.is_empty()) {
+            let (_, err) = skipped.remove(0);
+            return Err(err);
+        }
+
+        let mut set_output = if cfg.compat.no_set_output {
+            Feature::Forced
+        } else {
+            Feature::Unused
+        };
+        let mut rings: Vec<RingSlot> = Vec::with_capacity(cpus.len());
+        for (ci, &cpu) in cpus.iter().enumerate() {
+            let mut owner: Option<usize> = None;
+            for (ti, tp) in open_tps.iter().enumerate() {
+                let Some(fd) = tp.fds.get(ci) else { continue };
+                if let (Some(ri), Feature::Unused | Feature::Used) = (owner, set_output) {
+                    let (oti, oci) = rings[ri].owner;
+                    match kernel.set_output(fd.as_fd(), open_tps[oti].fds[oci].as_fd()) {
+                        Ok(()) => {
+                            set_output = Feature::Used;
+                            continue;
+                        }
+                        Err(e) => set_output = Feature::Rejected(e.raw_os_error().unwrap_or(0)),
+                    }
+                }
+                let map = kernel.mmap_ring(fd.as_fd(), data_pages, true).map_err(|e| {
+                    let err = PerfError::new(Op::Mmap, e).tracepoint(&tp.name).cpu(cpu);
+                    let kib = data_pages * page / 1024;
+                    match err.kind() {
+                        ErrorKind::Permission => err.hint(format!(
+                            "{kib} KiB per ring exceeds perf_event_mlock_kb; use a smaller buffer or run as root"
+                        )),
+                        _ => err.hint(format!("{kib} KiB per ring")),
+                    }
+                })?;
+                rings.push(RingSlot {
+                    ring: Ring::new(map),
+                    cpu_index: ci,
+                    owner: (ti, ci),
+                });
+                owner.get_or_insert(rings.len() - 1);
+            }
+        }
+
+        let mut calibration_error = None;
+        let clock = if n.clockid {
+            Clock::monotonic()
+        } else {
+            let cal = {
+                tps.iter()
+                    .zip(&open_tps)
+                    .find(|(t, o)| {
+                        !o.fds.is_empty()
+                            && (t.name == "raw_syscalls:sys_enter"
+                                || t.name == "syscalls:sys_enter")
+                    })
+                    .map(|(t, _)| t.id)
+            };
+            match cal.map(|id| Clock::calibrate(&kernel, id, n.size, n.open_flags())) {
+                Some(Ok(c)) => c,
+                Some(Err(e)) => {
+                    calibration_error = Some(describe(&e));
+                    Clock::assumed()
+                }
+                None => {
+                    calibration_error = Some("no sys_enter tracepoint to calibrate with".into());
+                    Clock::assumed()
+                }
+            }
+        };
+
+        let events = open_tps.iter().map(|t| t.fds.len()).sum();
+        let features = Features {
+            attr_size: n.size,
+            e2big: n.e2big,
+            clockid: n.clockid_state,
+            cloexec_flag: n.cloexec_state,
+            set_output,
+            set_filter: if cfg.compat.no_set_filter {
+                Feature::Forced
+            } else {
+                Feature::Unused
+            },
+            page_size: page,
+            data_pages,
+            rings: rings.len(),
+            events,
+            nofile_raised,
+            calibration_error,
+            forced: cfg.compat,
+        };
+        Ok(Engine {
+            kernel,
+            lost: vec![0; cpus.len()],
+            cpus,
+            tps: open_tps,
+            rings,
+            layout: SampleLayout::tpdig(),
+            throttles: 0,
+            skipped,
+            clock,
+            features,
+            read_errors: ReadErrors::default(),
+        })
+    }
+
+    /// Tracepoints the kernel does not have, with the error that said so.
+    pub fn skipped(&self) -> &[(String, PerfError)] {
+        &self.skipped
+    }
+
+    /// Installs an ftrace filter on tracepoint `tp_index` (its index in the slice given to
+    /// `open`) on every CPU. Returns `Ok(false)` when in-kernel filters are turned off by
+    /// `Compat::no_set_filter`. Callers must still filter in user space: the kernel
+    /// filter is only a pushdown, and if a later CPU refuses it after earlier ones took
+    /// it, those earlier CPUs keep it (harmless when it is implied by the user's filter).
+    pub fn set_filter(&mut self, tp_index: usize, filter: &str) -> Result<bool, PerfError> {
+        if self.features.forced.no_set_filter {
+            return Ok(false);
+        }
+        let Some(tp) = self.tps.get(tp_index) else {
+            return Err(PerfError::new(
+                Op::SetFilter,
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("no tracepoint #{tp_index}"),
+                ),
+            ));
+        };
+        if tp.fds.is_empty() {
+            return Err(
+                PerfError::new(Op::SetFilter, io::Error::from_raw_os_error(libc::ENOENT))
+                    .tracepoint(&tp.name)
+                    .hint("tracepoint was skipped"),
+            );
+        }
+        let c = CString::new(filter).map_err(|e| {
+            PerfError::new(
+                Op::SetFilter,
+                io::Error::new(io::ErrorKind::InvalidInput, e),
+            )
+            .tracepoint(&tp.name)
+        })?;
+        for (ci, fd) in tp.fds.iter().enumerate() {
+            if let Err(e) = self.kernel.set_filter(fd.as_fd(), &c) {
+                self.features.set_filter = Feature::Rejected(e.raw_os_error().unwrap_or(0));
+                return Err(PerfError::new(Op::SetFilter, e)
+                    .tracepoint(&tp.name)
+                    .cpu(self.cpus[ci])
+                    .hint(format!("filter '{filter}'")));
+            }
+        }
+        self.features.set_filter = Feature::Used;
+        Ok(true)
+    }
+
+    /// Starts every event.
+    pub fn enable(&mut self) -> Result<(), PerfError> {
+        for tp in &self.tps {
+            for (ci, fd) in tp.fds.iter().enumerate() {
+                self.kernel.enable(fd.as_fd()).map_err(|e| {
+                    PerfError::new(Op::Enable, e)
+                        .tracepoint(&tp.name)
+                        .cpu(self.cpus[ci])
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops every event (records already in the rings stay readable).
+    pub fn disable(&mut self) {
+        for tp in &self.tps {
+            for fd in &tp.fds {
+                let _ = self.kernel.disable(fd.as_fd());
+            }
+        }
+    }
+
+    /// Waits until a ring passes its watermark or `timeout_ms` passes. A signal (EINTR)
+    /// returns `Ok` so the caller can check its flags.
+    pub fn wait(&mut self, timeout_ms: i32) -> io::Result<()> {
+        let fds: Vec<BorrowedFd<'_>> = self
+            .rings
+            .iter()
+            .map(|r| self.tps[r.owner.0].fds[r.owner.1].as_fd())
+            .collect();
+        match self.kernel.poll(&fds, timeout_ms) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
+            r => r.map(drop),
+        }
+    }
+
+    /// Reads every ring up to its current head and hands each sample to `f`. Returns the
+    /// number of samples. The raw bytes are only valid during the call.
+    pub fn drain(&mut self, mut f: impl FnMut(Sample<'_>)) -> usize {
+        self.drain_rings(|_, s| f(s))
+    }
+
+    /// Like `drain`, also passing the index of the ring each sample came from: samples of
+    /// one ring are in (nearly) time order, which is what the merge needs as a stream.
+    pub fn drain_rings(&mut self, mut f: impl FnMut(usize, Sample<'_>)) -> usize {
+        let layout = self.layout;
+        let mut n = 0;
+        for (ri, slot) in self.rings.iter_mut().enumerate() {
+            let lost = &mut self.lost[slot.cpu_index];
+            let throttles = &mut self.throttles;
+            let errors = &mut self.read_errors;
+            let cpu = self.cpus[slot.cpu_index];
+            let res = slot.ring.read(|pos, rec| match parse(rec, &layout) {
+                Ok(Record::Sample(s)) => {
+                    n += 1;
+                    f(ri, s);
+                }
+                Ok(Record::Lost { lost: l, .. }) => *lost += l,
+                Ok(Record::Throttle { .. }) => *throttles += 1,
+                Ok(_) => {}
+                Err(e) => errors.note(|| format!("cpu {cpu}, ring position {pos}: {e}")),
+            });
+            if let Err(e) = res {
+                errors.note(|| format!("cpu {cpu}: {e}"));
+            }
+        }
+        n
+    }
+
+    /// Records the kernel dropped because a ring was full, per CPU.
+    pub fn lost_per_cpu(&self) -> Vec<(u32, u64)> {
+        self.cpus
+            .iter()
+            .copied()
+            .zip(self.lost.iter().copied())
+            .collect()
+    }
+
+    /// Times the kernel throttled an event (PERF_RECORD_THROTTLE).
+    pub fn throttles(&self) -> u64 {
+        self.throttles
+    }
+
+    pub fn read_errors(&self) -> &ReadErrors {
+        &self.read_errors
+    }
+
+    pub fn cpus(&self) -> &[u32] {
+        &self.cpus
+    }
+
+    pub fn ring_count(&self) -> usize {
+        self.rings.len()
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    pub fn features(&self) -> &Features {
+        &self.features
+    }
+
+    pub fn kernel(&self) -> &K {
+        &self.kernel
+    }
+}
+
+/// Makes sure `cpus × tps` perf fds (plus a margin) fit under RLIMIT_NOFILE, raising the
+/// soft limit to the hard one when needed. Returns the raise, if any.
+fn ensure_fds<K: Kernel>(k: &K, cpus: usize, tps: usize) -> Result<Option<(u64, u64)>, PerfError> {
+    let needed = (cpus as u64)
+        .saturating_mul(tps as u64)
+        .saturating_add(FD_MARGIN);
+    let (soft, hard) = k
+        .nofile_limit()
+        .map_err(|e| PerfError::new(Op::FdLimit, e))?;
+    if soft >= needed {
+        return Ok(None);
+    }
+    if hard < needed {
+        return Err(PerfError::new(Op::FdLimit, io::Error::from_raw_os_error(libc::EMFILE)).hint(format!(
+            "{needed} file descriptors needed ({cpus} CPUs x {tps} tracepoints + {FD_MARGIN} spare) \
+             but the hard limit is {hard}; raise it (ulimit -Hn) or trace fewer tracepoints"
+        )));
+    }
+    k.set_nofile_soft(hard).map_err(|e| {
+        PerfError::new(Op::FdLimit, e).hint(format!(
+            "raising the soft limit {soft} to {hard} for {needed} descriptors"
+        ))
+    })?;
+    Ok(Some((soft, hard)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::perf::clock::{ClockMode, realtime_ns};
+    use crate::perf::fake::FakeKernel;
+    use crate::perf::fake::Opened;
+    use crate::perf::record::tests::{lost_bytes, sample_bytes};
+    use perf_event_open_sys::bindings::PERF_ATTR_SIZE_VER5;
+    use std::cell::Cell;
+
+    fn tps() -> Vec<TracepointSpec> {
+        vec![
+            TracepointSpec::new(21, "raw_syscalls:sys_enter"),
+            TracepointSpec::new(22, "raw_syscalls:sys_exit"),
+        ]
+    }
+
+    fn cfg() -> EngineConfig {
+        EngineConfig::new(64 * 1024, Compat::default())
+    }
+
+    #[test]
+    fn opens_one_event_per_tracepoint_per_cpu_sharing_a_ring_per_cpu() {
+        let k = FakeKernel::default();
+        let e = Engine::open(&k, &tps(), &cfg()).unwrap();
+        let opened = k.opened.borrow().clone();
+        assert_eq!(opened.len(), 4);
+        assert!(
+            opened
+                .iter()
+                .all(|o| o.size == FULL_SIZE && o.clockid && o.cloexec && o.pid == -1)
+        );
+        assert!(
+            opened.iter().all(|o| o.watermark == 16 * 1024),
+            "a quarter of a 64 KiB ring"
+        );
+        assert_eq!(*k.outputs.borrow(), vec![(0, 22), (1, 22)]);
+        assert_eq!(*k.mapped.borrow(), vec![0, 1]);
+        let f = e.features();
+        assert_eq!(
+            (f.clockid, f.set_output, f.rings, f.events),
+            (Feature::Used, Feature::Used, 2, 4)
+        );
+        assert_eq!((f.data_pages, f.e2big), (16, None));
+        assert_eq!(e.clock().mode(), ClockMode::Monotonic);
+        assert_eq!(e.cpus(), &[0, 1]);
+        assert!(e.skipped().is_empty());
+    }
+
+    #[test]
+    fn e2big_retries_with_the_size_the_kernel_wrote_back() {
+        let k = FakeKernel {
+            max_attr_size: PERF_ATTR_SIZE_VER5,
+            ..Default::default()
+        };
+        let e = Engine::open(&k, &tps(), &cfg()).unwrap();
+        assert_eq!(k.attempts.get(), 5, "one E2BIG, then four opens");
+        assert!(
+            k.opened
+                .borrow()
+                .iter()
+                .all(|o| o.size == PERF_ATTR_SIZE_VER5 && o.clockid)
+        );
+        assert_eq!(e.features().e2big, Some(PERF_ATTR_SIZE_VER5));
+        assert_eq!(e.features().attr_size, PERF_ATTR_SIZE_VER5);
+    }
+
+    #[test]
+    fn e2big_below_the_clockid_field_means_no_clockid_and_calibration() {
+        let k = FakeKernel {
+            max_attr_size: 72,
+            ..Default::default()
+        };
+        k.task_prefill
+            .borrow_mut()
+            .push(sample_bytes(1, 1, 5_000, 0, &[21, 0, 0, 0]));
+        let e = Engine::open(&k, &tps(), &cfg()).unwrap();
+        assert!(k.opened.borrow().iter().all(|o| o.size == 72 && !o.clockid));
+        assert_eq!(e.features().clockid, Feature::Rejected(libc::E2BIG));
+        assert!(matches!(e.clock().mode(), ClockMode::Calibrated { .. }));
+    }
+
+    #[test]
+    fn clockid_rejected_falls_back_and_calibrates_on_sys_enter() {
+        let k = FakeKernel {
+            clockid_ok: false,
+            ..Default::default()
+        };
+        // The calibration event's sample: perf time 1_000_000 "now".
+        k.task_prefill
+            .borrow_mut()
+            .push(sample_bytes(1, 1, 1_000_000, 0, &[21, 0, 0, 0]));
+        let e = Engine::open(&k, &tps(), &cfg()).unwrap();
+        assert_eq!(e.features().clockid, Feature::Rejected(libc::EINVAL));
+        let opened = k.opened.borrow().clone();
+        let (task, cpu): (Vec<Opened>, Vec<Opened>) = opened.into_iter().partition(|o| o.pid >= 0);
+        assert_eq!(cpu.len(), 4);
+        assert!(cpu.iter().all(|o| !o.clockid));
+        assert_eq!(task.len(), 1, "one calibration event");
+        assert_eq!((task[0].id, task[0].cpu), (21, -1));
+        let ClockMode::Calibrated { .. } = e.clock().mode() else {
+            panic!("{:?}", e.clock().mode())
+        };
+        // The sample arrived during the first try's bracket: it maps to about now.
+        let wall = e.clock().wall_ns(1_000_000) as i64;
+        assert!((wall - realtime_ns()).abs() < 1_000_000_000, "{wall}");
+    }
+
+    #[test]
+    fn no_calibration_sample_means_an_assumed_clock_and_a_note() {
+        let k = FakeKernel {
+            clockid_ok: false,
+            ..Default::default()
+        };
+        let e = Engine::open(&k, &tps(), &cfg()).unwrap();
+        assert_eq!(e.clock().mode(), ClockMode::Assumed);
+        assert!(e.features().calibration_error.is_some());
+        assert!(
+            e.features()
+                .to_string()
+                .contains("clock calibration failed")
+        );
+    }
+
+    #[test]
+    fn set_output_rejected_gives_each_event_its_own_ring() {
+        let k = FakeKernel {
+            set_output_ok: false,
+            ..Default::default()
+        };
+        let e = Engine::open(&k, &tps(), &cfg()).unwrap();
+        assert_eq!(e.ring_count(), 4);
+        assert_eq!(e.features().set_output, Feature::Rejected(libc::EINVAL));
+        assert_eq!(*k.mapped.borrow(), vec![0, 0, 1, 1]);
+    }
+
+    #[test]
+    fn compat_switches_force_the_old_paths() {
+        let k = FakeKernel::default();
+        let compat = Compat {
+            attr_v0: true,
+            no_set_output: true,
+            no_set_filter: true,
+            ..Default::default()
+        };
+        let mut e = Engine::open(&k, &tps(), &EngineConfig::new(4096, compat)).unwrap();
+        assert!(
+            k.opened
+                .borrow()
+                .iter()
+                .filter(|o| o.pid == -1)
+                .all(|o| o.size == 64 && !o.clockid)
+        );
+        assert!(k.outputs.borrow().is_empty());
+        let f = e.features().clone();
+        assert_eq!(
+            (f.clockid, f.set_output, f.rings),
+            (Feature::Forced, Feature::Forced, 4)
+        );
+        assert!(!e.set_filter(0, "common_pid != 1").unwrap());
+        assert!(k.filters.borrow().is_empty());
+        assert!(f.to_string().contains("forced"));
+    }
+
+    #[test]
+    fn cloexec_flag_rejected_falls_back_to_no_flag() {
+        let k = FakeKernel {
+            cloexec_ok: false,
+            clockid_ok: false,
+            ..Default::default()
+        };
+        let e = Engine::open(&k, &tps(), &cfg()).unwrap();
+        assert!(k.opened.borrow().iter().all(|o| !o.cloexec && !o.clockid));
+        assert_eq!(e.features().cloexec_flag, Feature::Rejected(libc::EINVAL));
+        assert_eq!(e.features().clockid, Feature::Rejected(libc::EINVAL));
+    }
+
+    #[test]
+    fn missing_tracepoints_are_skipped_and_do_not_settle_features() {
+        let k = FakeKernel {
+            missing: vec![(20, libc::EINVAL), (23, libc::ENOENT)],
+            ..Default::default()
+        };
+        let mut list = vec![TracepointSpec::new(20, "foo:bar")];
+        list.extend(tps());
+        list.push(TracepointSpec::new(23, "sched:nope"));
+        let mut e = Engine::open(&k, &list, &cfg()).unwrap();
+        let names: Vec<&str> = e.skipped().iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["foo:bar", "sched:nope"]);
+        assert!(
+            e.skipped()
+                .iter()
+                .all(|(_, err)| err.kind() == ErrorKind::Missing)
+        );
+        // An EINVAL from a bad id did not count as "clockid unsupported".
+        assert_eq!(e.features().clockid, Feature::Used);
+        assert_eq!(e.features().cloexec_flag, Feature::Used);
+        assert_eq!(e.features().events, 4);
+        // Filters address tracepoints by their index in the list given to open.
+        assert!(e.set_filter(0, "x == 1").is_err());
+        assert!(e.set_filter(1, "common_pid != 7").unwrap());
+        assert_eq!(
+            *k.filters.borrow(),
+            vec![(0, "common_pid != 7".into()), (1, "common_pid != 7".into())]
+        );
+        let err = e.set_filter(2, "bogus").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "PERF_EVENT_IOC_SET_FILTER raw_syscalls:sys_exit on cpu 0: Invalid argument (filter 'bogus')"
+        );
+        assert!(e.set_filter(9, "x").is_err());
+        assert!(e.set_filter(1, "a\0b").is_err());
+    }
+
+    #[test]
+    fn all_tracepoints_missing_is_an_error() {
+        let k = FakeKernel {
+            missing: vec![(21, libc::ENOENT), (22, libc::ENODEV)],
+            ..Default::default()
+        };
+        let err = Engine::open(&k, &tps(), &cfg()).err().unwrap();
+        assert_eq!(err.kind(), ErrorKind::Missing);
+        assert!(
+            err.to_string()
+                .starts_with("perf_event_open raw_syscalls:sys_enter on cpu 0: ")
+        );
+        assert!(Engine::open(&k, &[], &cfg()).is_err());
+    }
+
+    #[test]
+    fn permission_and_fd_exhaustion_are_fatal_and_classified() {
+        let k = FakeKernel {
+            deny: Some(libc::EACCES),
+            ..Default::default()
+        };
+        let err = Engine::open(&k, &tps(), &cfg()).err().unwrap();
+        assert_eq!(err.kind(), ErrorKind::Permission);
+        assert_eq!(
+            err.to_string(),
+            "perf_event_open raw_syscalls:sys_enter on cpu 0: Permission denied \
+             (need root or CAP_PERFMON; perf_event_paranoid is 2)"
+        );
+        let k = FakeKernel {
+            deny: Some(libc::EMFILE),
+            ..Default::default()
+        };
+        let err = Engine::open(&k, &tps(), &cfg()).err().unwrap();
+        assert_eq!(err.kind(), ErrorKind::TooManyFiles);
+        assert!(err.to_string().contains("ulimit -n"), "{err}");
+    }
+
+    #[test]
+    fn nofile_soft_limit_is_raised_or_the_shortfall_explained() {
+        let k = FakeKernel {
+            cpus: "0-63".into(),
+            nofile: Cell::new((100, 4096)),
+            ..Default::default()
+        };
+        let e = Engine::open(&k, &tps(), &cfg()).unwrap();
+        assert_eq!(k.nofile.get(), (4096, 4096));
+        assert_eq!(e.features().nofile_raised, Some((100, 4096)));
+        let k = FakeKernel {
+            cpus: "0-63".into(),
+            nofile: Cell::new((100, 150)),
+            ..Default::default()
+        };
+        let err = Engine::open(&k, &tps(), &cfg()).err().unwrap();
+        assert_eq!(err.kind(), ErrorKind::TooManyFiles);
+        assert!(
+            err.to_string()
+                .contains("192 file descriptors needed (64 CPUs x 2 tracepoints + 64 spare)"),
+            "{err}"
+        );
+        assert_eq!(k.attempts.get(), 0, "nothing opened before the check");
+    }
+
+    #[test]
+    fn drain_delivers_samples_and_counts_lost_per_cpu() {
+        let k = FakeKernel {
+            cpus: "0,2".into(),
+            ..Default::default()
+        };
+        k.prefill.borrow_mut().insert(
+            0,
+            vec![
+                sample_bytes(10, 11, 100, 0, &[21, 0, 1, 2]),
+                lost_bytes(1, 5),
+                sample_bytes(10, 11, 200, 0, &[22, 0, 1, 2]),
+            ],
+        );
+        k.prefill.borrow_mut().insert(
+            2,
+            vec![
+                sample_bytes(20, 21, 150, 2, &[21, 0]),
+                lost_bytes(1, 2),
+                lost_bytes(1, 3),
+            ],
+        );
+        let mut e = Engine::open(&k, &tps(), &cfg()).unwrap();
+        e.enable().unwrap();
+        assert_eq!(k.enabled.get(), 4);
+        e.wait(10).unwrap(); // EINTR from the fake is not an error
+        let mut got = Vec::new();
+        let n = e.drain_rings(|ring, s| got.push((ring, s.tid, s.time, s.cpu, s.common_type())));
+        assert_eq!(n, 3);
+        assert_eq!(
+            got,
+            vec![
+                (0, 11, 100, 0, Some(21)),
+                (0, 11, 200, 0, Some(22)),
+                (1, 21, 150, 2, Some(21))
+            ]
+        );
+        assert_eq!(e.lost_per_cpu(), vec![(0, 5), (2, 5)]);
+        assert_eq!(e.drain(|_| panic!("ring should be empty")), 0);
+        assert_eq!(e.read_errors().count, 0);
+        e.disable();
+    }
+
+    #[test]
+    fn corrupt_ring_contents_are_counted_not_fatal() {
+        let k = FakeKernel::default();
+        let mut bad = sample_bytes(1, 2, 3, 0, &[1, 2, 3, 4]);
+        bad[32..36].copy_from_slice(&999u32.to_ne_bytes()); // raw size past the record
+        k.prefill.borrow_mut().insert(
+            0,
+            vec![bad, sample_bytes(1, 2, 4, 0, &[1, 0]), vec![0u8; 8]],
+        );
+        let mut e = Engine::open(&k, &tps(), &cfg()).unwrap();
+        let n = e.drain(|s| assert_eq!(s.time, 4));
+        assert_eq!(n, 1);
+        let r = e.read_errors();
+        assert_eq!(r.count, 2);
+        assert!(
+            r.first[0].contains("cpu 0, ring position 0"),
+            "{:?}",
+            r.first
+        );
+        assert!(r.first[1].contains("record size 0"), "{:?}", r.first);
+    }
+
+    #[test]
+    fn ring_pages_round_up_to_a_power_of_two() {
+        assert_eq!(ring_pages(0, 4096), 1);
+        assert_eq!(ring_pages(4096, 4096), 1);
+        assert_eq!(ring_pages(4097, 4096), 2);
+        assert_eq!(ring_pages(5 * 4096, 4096), 8);
+        assert_eq!(ring_pages(8 << 20, 4096), 2048);
+    }
+}

@@ -1,0 +1,323 @@
+//! Reading records out of one perf ring.
+//!
+//! A batch is everything between our tail and the head loaded (Acquire) at the start of
+//! `read`. Records are handed out one at a time as a single slice: records that wrap the
+//! end of the ring are copied into a scratch buffer, the others are borrowed in place
+//! (the common case, no copy). After the batch the tail moves to the head (Release), so
+//! the kernel can reuse the space: callers must copy what they keep.
+//!
+//! The header's size is the only framing there is. A size below a header or beyond the
+//! bytes written means the ring (or our position in it) is corrupt, and no later record
+//! can be trusted: the rest of the batch is dropped, the tail still moves to the head so
+//! the ring keeps flowing, and the error names the stream position.
+
+use super::record::HEADER_SIZE;
+use super::sys::RingMap;
+use std::fmt;
+
+/// A ring whose contents could not be framed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RingError {
+    /// Stream position (bytes since the ring was created) of the bad record.
+    pub position: u64,
+    pub kind: RingErrorKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RingErrorKind {
+    /// The head is further ahead of the tail than the ring is large.
+    HeadJump {
+        head: u64,
+        tail: u64,
+        data_size: usize,
+    },
+    /// A header's size is too small, or larger than what was written.
+    BadSize { size: u16, available: u64 },
+    /// Fewer than a header's bytes left before the head.
+    Truncated { available: u64 },
+}
+
+impl fmt::Display for RingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "perf ring corrupt at position {}: ", self.position)?;
+        match &self.kind {
+            RingErrorKind::HeadJump {
+                head,
+                tail,
+                data_size,
+            } => {
+                write!(
+                    f,
+                    "head {head} is more than {data_size} bytes past tail {tail}"
+                )
+            }
+            RingErrorKind::BadSize { size, available } => {
+                write!(f, "record size {size} with {available} bytes available")
+            }
+            RingErrorKind::Truncated { available } => {
+                write!(f, "{available} trailing bytes, less than a record header")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RingError {}
+
+/// One ring and our position in it.
+pub struct Ring {
+    map: RingMap,
+    tail: u64,
+    scratch: Vec<u8>,
+}
+
+impl Ring {
+    pub fn new(map: RingMap) -> Ring {
+        let tail = map.data_tail();
+        Ring {
+            map,
+            tail,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Bytes written by the kernel and not yet read.
+    pub fn pending(&self) -> u64 {
+        self.map.data_head().wrapping_sub(self.tail)
+    }
+
+    pub fn map(&self) -> &RingMap {
+        &self.map
+    }
+
+    /// Hands every complete record up to the current head to `f` as
+    /// `(stream position, record bytes)`, then releases the space. Returns the number of
+    /// records. On a framing error the records before it were delivered, the rest of the
+    /// batch is dropped, and the error is returned.
+    pub fn read(&mut self, mut f: impl FnMut(u64, &[u8])) -> Result<usize, RingError> {
+        let head = self.map.data_head();
+        let tail = self.tail;
+        let avail = head.wrapping_sub(tail);
+        if avail == 0 {
+            return Ok(0);
+        }
+        let data_size = self.map.data_size();
+        let result = if avail > data_size as u64 {
+            Err(RingError {
+                position: tail,
+                kind: RingErrorKind::HeadJump {
+                    head,
+                    tail,
+                    data_size,
+                },
+            })
+        } else {
+            let (a, b) = self.map.window(tail, avail as usize);
+            frame(a, b, tail, &mut self.scratch, &mut f)
+        };
+        self.tail = head;
+        self.map.set_data_tail(head);
+        result
+    }
+}
+
+/// Splits the two-part window `a ++ b` (starting at stream position `start`) into
+/// records. Kept free of the mapping so it can be tested on plain slices.
+pub fn frame(
+    a: &[u8],
+    b: &[u8],
+    start: u64,
+    scratch: &mut Vec<u8>,
+    f: &mut impl FnMut(u64, &[u8]),
+) -> Result<usize, RingError> {
+    let total = a.len() + b.len();
+    let mut off = 0usize;
+    let mut n = 0;
+    while off < total {
+        let left = (total - off) as u64;
+        let position = start + off as u64;
+        if left < HEADER_SIZE as u64 {
+            return Err(RingError {
+                position,
+                kind: RingErrorKind::Truncated { available: left },
+            });
+        }
+        let mut hdr = [0u8; HEADER_SIZE];
+        copy_out(a, b, off, &mut hdr);
+        let size = u16::from_ne_bytes([hdr[6], hdr[7]]);
+        if (size as usize) < HEADER_SIZE || size as u64 > left {
+            return Err(RingError {
+                position,
+                kind: RingErrorKind::BadSize {
+                    size,
+                    available: left,
+                },
+            });
+        }
+        let size = size as usize;
+        if off + size <= a.len() {
+            f(position, &a[off..off + size]);
+        } else if off >= a.len() {
+            f(position, &b[off - a.len()..off - a.len() + size]);
+        } else {
+            scratch.clear();
+            scratch.resize(size, 0);
+            copy_out(a, b, off, scratch);
+            f(position, scratch);
+        }
+        off += size;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Copies `out.len()` bytes starting at `off` of `a ++ b` into `out` (in bounds by the
+/// caller's checks).
+fn copy_out(a: &[u8], b: &[u8], off: usize, out: &mut [u8]) {
+    let mut i = 0;
+    while i < out.len() {
+        let p = off + i;
+        let (src, at) = if p < a.len() {
+            (a, p)
+        } else {
+            (b, p - a.len())
+        };
+        let n = (out.len() - i).min(src.len() - at);
+        out[i..i + n].copy_from_slice(&src[at..at + n]);
+        i += n;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::perf::attr::SampleLayout;
+    use crate::perf::record::tests::{lost_bytes, sample_bytes};
+    use crate::perf::record::{Record, parse};
+
+    fn collect(ring: &mut Ring) -> (Vec<(u64, u32)>, Result<usize, RingError>) {
+        let mut got = Vec::new();
+        let r = ring.read(
+            |pos, rec| match parse(rec, &SampleLayout::tpdig()).unwrap() {
+                Record::Sample(s) => got.push((pos, s.tid)),
+                Record::Lost { lost, .. } => got.push((pos, lost as u32 + 1_000_000)),
+                other => panic!("{other:?}"),
+            },
+        );
+        (got, r)
+    }
+
+    #[test]
+    fn reads_records_including_ones_that_wrap() {
+        // 2 data pages of 2048 bytes = 4096-byte ring; 48-byte records do not divide it,
+        // so some record straddles the end as the stream goes round.
+        let mut map = RingMap::heap(2, 2048);
+        let mut ring_tids = Vec::new();
+        let mut next = 0u32;
+        let mut ring = {
+            for _ in 0..50 {
+                assert!(map.fake_write(&sample_bytes(
+                    1,
+                    next,
+                    next as u64,
+                    0,
+                    &[1, 2, 3, 4, 5, 6, 7, 8]
+                )));
+                ring_tids.push(next);
+                next += 1;
+            }
+            Ring::new(map)
+        };
+        let mut seen = Vec::new();
+        for round in 0..20 {
+            let (got, r) = collect(&mut ring);
+            assert_eq!(r.unwrap(), got.len());
+            seen.extend(got.iter().map(|g| g.1));
+            // Write more through the same map: the ring is the only owner now.
+            for _ in 0..(30 + round) {
+                if !ring
+                    .map
+                    .fake_write(&sample_bytes(1, next, next as u64, 0, &[9; 8]))
+                {
+                    break;
+                }
+                ring_tids.push(next);
+                next += 1;
+            }
+        }
+        let (got, _) = collect(&mut ring);
+        seen.extend(got.iter().map(|g| g.1));
+        assert_eq!(seen, ring_tids);
+        assert!(
+            next as usize * 48 > 3 * 4096,
+            "the stream went round the ring"
+        );
+        assert_eq!(ring.pending(), 0);
+        assert_eq!(ring.map.data_tail(), ring.map.data_head());
+    }
+
+    #[test]
+    fn lost_records_pass_through() {
+        let mut map = RingMap::heap(1, 4096);
+        map.fake_write(&lost_bytes(3, 41));
+        let mut ring = Ring::new(map);
+        let (got, r) = collect(&mut ring);
+        assert_eq!(r.unwrap(), 1);
+        assert_eq!(got, vec![(0, 1_000_041)]);
+    }
+
+    #[test]
+    fn zero_size_record_stops_the_batch_and_is_reported() {
+        let mut map = RingMap::heap(1, 4096);
+        map.fake_write(&sample_bytes(1, 7, 1, 0, &[0; 4]));
+        map.fake_write(&[0u8; 16]);
+        map.fake_write(&sample_bytes(1, 8, 1, 0, &[0; 4]));
+        let mut ring = Ring::new(map);
+        let (got, r) = collect(&mut ring);
+        assert_eq!(got.len(), 1);
+        let e = r.unwrap_err();
+        assert_eq!(e.position, 40);
+        assert!(matches!(e.kind, RingErrorKind::BadSize { size: 0, .. }));
+        // The ring moved on: new records are read normally.
+        ring.map.fake_write(&sample_bytes(1, 9, 1, 0, &[0; 4]));
+        let (got, r) = collect(&mut ring);
+        assert_eq!((got.len(), r.unwrap()), (1, 1));
+    }
+
+    #[test]
+    fn oversized_record_and_head_jump_are_errors() {
+        let mut map = RingMap::heap(1, 4096);
+        let mut rec = sample_bytes(1, 7, 1, 0, &[0; 4]);
+        rec[6..8].copy_from_slice(&4000u16.to_ne_bytes());
+        map.fake_write(&rec);
+        let mut ring = Ring::new(map);
+        assert!(matches!(
+            collect(&mut ring).1.unwrap_err().kind,
+            RingErrorKind::BadSize { size: 4000, .. }
+        ));
+        ring.map.fake_set_head(ring.tail + 100_000);
+        assert!(matches!(
+            collect(&mut ring).1.unwrap_err().kind,
+            RingErrorKind::HeadJump { .. }
+        ));
+        assert_eq!(ring.pending(), 0);
+    }
+
+    #[test]
+    fn frame_splits_headers_across_the_wrap() {
+        let rec = sample_bytes(1, 5, 1, 0, &[1; 12]);
+        for cut in 0..rec.len() {
+            let (a, b) = rec.split_at(cut);
+            let mut scratch = Vec::new();
+            let mut got = Vec::new();
+            let n = frame(a, b, 100, &mut scratch, &mut |p, r| {
+                got.push((p, r.to_vec()))
+            })
+            .unwrap();
+            assert_eq!(n, 1);
+            assert_eq!(got, vec![(100, rec.clone())]);
+        }
+        let mut scratch = Vec::new();
+        let e = frame(&rec[..5], &[], 0, &mut scratch, &mut |_, _| {}).unwrap_err();
+        assert_eq!(e.kind, RingErrorKind::Truncated { available: 5 });
+    }
+}
