@@ -15,7 +15,7 @@ use crate::signals::StopSignals;
 use crate::source::merge::{Merger, watermark};
 use crate::state::{ThreadTable, apply, proc_scan};
 use crate::syscalls::Arch;
-use crate::tracefs::{self, EventFormat, LocateOptions, Tracefs};
+use crate::tracefs::{self, EventFormat, LocateOptions, Tracefs, TracefsError};
 use std::io;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -82,7 +82,11 @@ impl Summary {
 }
 
 /// Opens tracefs, reading format files and preparing decoders for every tracepoint wanted.
-pub fn load_tracepoints(fs: &Tracefs, compat: &Compat, verbose: bool) -> Vec<Tracepoint> {
+pub fn load_tracepoints(
+    fs: &Tracefs,
+    compat: &Compat,
+    verbose: bool,
+) -> AppResult<Vec<Tracepoint>> {
     let syscalls_system =
         if compat.old_syscall_names || !fs.event_exists("raw_syscalls", "sys_enter") {
             "syscalls"
@@ -98,6 +102,9 @@ pub fn load_tracepoints(fs: &Tracefs, compat: &Compat, verbose: bool) -> Vec<Tra
     for (system, name) in wanted {
         match load_one(fs, system, name) {
             Ok(tp) => out.push(tp),
+            Err(LoadError::Tracefs(e @ TracefsError::PermissionDenied { .. })) => {
+                return Err(tracefs_error(e));
+            }
             Err(msg) => {
                 // task_rename is only "where present"; stay quiet about it unless -v.
                 if verbose || system != "task" {
@@ -106,19 +113,29 @@ pub fn load_tracepoints(fs: &Tracefs, compat: &Compat, verbose: bool) -> Vec<Tra
             }
         }
     }
-    out
+    Ok(out)
 }
 
-fn load_one(fs: &Tracefs, system: &str, name: &str) -> Result<Tracepoint, String> {
-    let text = fs.read_format(system, name).map_err(|e| e.to_string())?;
-    let path = fs
-        .root()
-        .join("events")
-        .join(system)
-        .join(name)
-        .join("format");
-    let format = EventFormat::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    Tracepoint::new(system, name, format).map_err(|e| e.to_string())
+/// Why one tracepoint could not be prepared.
+enum LoadError {
+    Tracefs(TracefsError),
+    Other(String),
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoadError::Tracefs(e) => write!(f, "{e}"),
+            LoadError::Other(m) => f.write_str(m),
+        }
+    }
+}
+
+fn load_one(fs: &Tracefs, system: &str, name: &str) -> Result<Tracepoint, LoadError> {
+    let text = fs.read_format(system, name).map_err(LoadError::Tracefs)?;
+    let format = EventFormat::parse(&text)
+        .map_err(|e| LoadError::Other(e.in_file(fs.format_path(system, name))))?;
+    Tracepoint::new(system, name, format).map_err(|e| LoadError::Other(e.to_string()))
 }
 
 pub fn locate_tracefs(compat: &Compat) -> AppResult<Tracefs> {
@@ -127,14 +144,22 @@ pub fn locate_tracefs(compat: &Compat) -> AppResult<Tracefs> {
         allow_mount: true,
         override_root: std::env::var_os("TPDIG_TRACEFS").map(Into::into),
     };
-    tracefs::locate(&opts).map_err(|e| AppError::new(ExitKind::Tracefs, format!("tracefs: {e}")))
+    tracefs::locate(&opts).map_err(tracefs_error)
+}
+
+fn tracefs_error(e: TracefsError) -> AppError {
+    let kind = match e {
+        TracefsError::PermissionDenied { .. } => ExitKind::Permission,
+        _ => ExitKind::Tracefs,
+    };
+    AppError::new(kind, format!("tracefs: {e}"))
 }
 
 /// Runs a live capture into `sink` until -n, -M, a stop signal, or a closed output.
 pub fn capture(opts: &LiveOptions, sink: &mut dyn Sink) -> AppResult<Summary> {
     let mut signals = StopSignals::install();
     let fs = locate_tracefs(&opts.compat)?;
-    let tracepoints = load_tracepoints(&fs, &opts.compat, opts.verbose);
+    let tracepoints = load_tracepoints(&fs, &opts.compat, opts.verbose)?;
     if tracepoints.is_empty() {
         return Err(AppError::new(
             ExitKind::NoTracepoints,
@@ -171,6 +196,8 @@ pub fn capture(opts: &LiveOptions, sink: &mut dyn Sink) -> AppResult<Summary> {
         }
     }
     let decoder = Decoder::new(tracepoints, Arch::native());
+    engine.enable().map_err(perf_error)?;
+    // Said only once the rings are enabled: scripts and tests wait for this line.
     if opts.verbose {
         eprintln!(
             "tpdig: capturing {} tracepoints on {} CPUs; tracefs {} ({}); ring {} KiB per CPU; {}",
@@ -183,7 +210,6 @@ pub fn capture(opts: &LiveOptions, sink: &mut dyn Sink) -> AppResult<Summary> {
         );
     }
 
-    engine.enable().map_err(perf_error)?;
     let start = Instant::now();
     let mut merger = Merger::new();
     let mut pump = Pump {

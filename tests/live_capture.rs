@@ -30,7 +30,7 @@ fn workload() {
             let mut set = nix::sched::CpuSet::new();
             set.set(cpu).unwrap();
             nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set).unwrap();
-            for _ in 0..2000 {
+            for _ in 0..50_000 {
                 let _ = nix::unistd::getppid();
             }
         }

@@ -20,7 +20,11 @@
 //!
 //! Grammar (as in libsinsp's current parser): `or` < `and` < `not`; a check is
 //! `field op value`, `field in (v, ...)` or `field exists`; values are bare words or quoted
-//! strings. Mixing `and` and `or` without parentheses uses ordinary precedence.
+//! strings. Mixing `and` and `or` without parentheses uses ordinary precedence: the AST
+//! parser of current libsinsp does so, while older sysdig compilers refused such filters
+//! ("expression mixes 'and' and 'or' in an ambiguous way"), so accepting them is a
+//! compatible superset. The printer brackets every `and` under an `or` so its output is
+//! accepted by both.
 
 pub mod ast;
 pub mod compile;

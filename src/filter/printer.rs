@@ -88,11 +88,13 @@ impl Display for Expr {
                 f.write_str("not ")?;
                 child(f, e, prec(e) < 3)
             }
+            // An `and` under an `or` is always bracketed: older libsinsp compilers reject
+            // mixing the two without brackets, so the canonical form reads the same there.
             Expr::And(a, b) | Expr::Or(a, b) => {
                 let p = prec(self);
-                child(f, a, prec(a) < p)?;
+                child(f, a, prec(a) < p || (p == 1 && prec(a) == 2))?;
                 f.write_str(if p == 1 { " or " } else { " and " })?;
-                child(f, b, prec(b) <= p)
+                child(f, b, prec(b) <= p || (p == 1 && prec(b) == 2))
             }
         }
     }
