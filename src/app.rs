@@ -2,13 +2,17 @@
 
 use crate::cli::Cli;
 use crate::compat::Compat;
-use crate::decode::Event;
 use crate::error::{AppError, AppResult};
+use crate::fields::{Catalog, EventView, FIELDS};
 use crate::live::{self, LiveOptions};
 use crate::output::Sink;
+use crate::output::format::{CONTAINER_FORMAT, Format};
+use crate::output::json::JsonSink;
+use crate::output::line::FormatSink;
 use crate::output::text::TextSink;
-use crate::state::ThreadTable;
-use crate::syscalls::Arch;
+use crate::output::time::TimeMode;
+use crate::pipeline::Selection;
+use crate::state::Comm;
 use std::io::{self, BufWriter, Write};
 use std::time::Duration;
 
@@ -16,7 +20,7 @@ use std::time::Duration;
 struct Discard;
 
 impl Sink for Discard {
-    fn event(&mut self, _: &Event<'_>, _: &ThreadTable) -> io::Result<()> {
+    fn event(&mut self, _: &EventView<'_>) -> io::Result<()> {
         Ok(())
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -27,7 +31,7 @@ impl Sink for Discard {
 /// Runs tpdig with the given arguments and returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
     match run_inner(&cli) {
-        Ok(()) => 0,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("tpdig: {e}");
             e.exit_code()
@@ -44,7 +48,40 @@ fn compat_switches(cli: &Cli) -> AppResult<Compat> {
     Ok(from_env.merge(from_flag))
 }
 
-fn run_inner(cli: &Cli) -> AppResult<()> {
+/// Parses and compiles the filter words; the error names the column.
+fn filter_of(cli: &Cli) -> AppResult<Option<(crate::filter::Expr, crate::filter::Filter)>> {
+    if cli.filter.is_empty() {
+        return Ok(None);
+    }
+    let text = cli.filter.join(" ");
+    let expr = crate::filter::parse(&text, &Catalog)
+        .map_err(|e| AppError::usage(format!("filter: {e}")))?;
+    let compiled =
+        crate::filter::compile(&expr).map_err(|e| AppError::usage(format!("filter: {e}")))?;
+    Ok(Some((expr, compiled)))
+}
+
+fn print_format(cli: &Cli) -> AppResult<Option<Format>> {
+    let Some(p) = cli.print.as_deref() else {
+        return Ok(None);
+    };
+    let text = match p {
+        "c" | "container" => CONTAINER_FORMAT,
+        other => other,
+    };
+    Format::parse(text).map(Some).map_err(AppError::usage)
+}
+
+fn run_inner(cli: &Cli) -> AppResult<i32> {
+    if cli.list_fields {
+        list_fields(&mut io::stdout().lock()).map_err(|e| AppError::runtime(e.to_string()))?;
+        return Ok(0);
+    }
+    if cli.list_events {
+        crate::output::events::list(&mut io::stdout().lock())
+            .map_err(|e| AppError::runtime(e.to_string()))?;
+        return Ok(0);
+    }
     let max_duration = match cli.max_seconds {
         Some(s) if !(s.is_finite() && s > 0.0) => {
             return Err(AppError::usage(format!(
@@ -54,34 +91,72 @@ fn run_inner(cli: &Cli) -> AppResult<()> {
         Some(s) => Some(Duration::from_secs_f64(s)),
         None => None,
     };
+    let time_mode = TimeMode::parse(&cli.timetype).map_err(AppError::usage)?;
+    let filter = filter_of(cli)?;
+    let format = print_format(cli)?;
+    let (filter_expr, compiled) = match filter {
+        Some((e, c)) => (Some(e), Some(c)),
+        None => (None, None),
+    };
     let opts = LiveOptions {
         buffer_bytes: cli.buffer_size,
         compat: compat_switches(cli)?,
         include_self: cli.debug,
         verbose: cli.verbose,
-        max_events: cli.numevents,
         max_duration,
+        filter_expr,
+        command: (!cli.command.is_empty()).then(|| cli.command.clone()),
+    };
+    let selection = Selection {
+        filter: compiled,
+        suppress: cli
+            .suppress_comm
+            .iter()
+            .map(|c| Comm::from_bytes(c.as_bytes()))
+            .collect(),
+        max_events: cli.numevents,
     };
     let stdout = io::stdout();
-    let mut text;
-    let mut discard = Discard;
-    let sink: &mut dyn Sink = if cli.quiet {
-        &mut discard
-    } else {
-        text = TextSink::new(
-            BufWriter::with_capacity(64 * 1024, stdout.lock()),
-            Arch::native(),
+    let out = BufWriter::with_capacity(64 * 1024, stdout.lock());
+    let mut sink: Box<dyn Sink> = if cli.quiet {
+        Box::new(Discard)
+    } else if cli.json {
+        Box::new(JsonSink::new(
+            out,
+            format.map(|f| f.fields().cloned().collect()),
             cli.unbuffered,
-        );
-        &mut text
+        ))
+    } else if let Some(f) = format {
+        Box::new(FormatSink::new(out, f, cli.unbuffered))
+    } else {
+        Box::new(TextSink::new(out, time_mode, cli.unbuffered))
     };
-    let summary = live::capture(&opts, sink)?;
+    let summary = live::capture(&opts, selection, vec![sink.as_mut()], cli.summary)?;
+    drop(sink);
     if cli.verbose {
         let mut err = io::stderr().lock();
         if let Some(why) = &summary.stopped_by {
             let _ = writeln!(err, "tpdig: stopped by {why}");
         }
         let _ = summary.print(&mut err);
+    }
+    Ok(summary.command_status.map_or(0, crate::command::exit_code))
+}
+
+/// `-l`: every field with its description, grouped by class as sysdig does.
+fn list_fields(out: &mut dyn Write) -> io::Result<()> {
+    let mut class = "";
+    for f in FIELDS {
+        let c = f.name.split('.').next().unwrap_or("");
+        if c != class {
+            class = c;
+            writeln!(out, "\n----------------------\nField Class: {c}\n")?;
+        }
+        let name = match f.arg {
+            crate::fields::ArgUse::Required => format!("{}[ARG]", f.name),
+            _ => f.name.to_string(),
+        };
+        writeln!(out, "{name:<25} {}", f.desc)?;
     }
     Ok(())
 }

@@ -52,10 +52,54 @@ pub struct Cli {
     #[arg(long = "unbuffered")]
     pub unbuffered: bool,
 
+    /// Output format: `%field` names, `%Nfield` widths, a leading `*` to show events with
+    /// missing fields, `\n` and `\t`. `-pc` is sysdig's container format.
+    #[arg(short = 'p', long = "print", value_name = "FORMAT")]
+    pub print: Option<String>,
+
+    /// One JSON object per event per line (the default keys, or the fields of -p).
+    #[arg(short = 'j', long = "json")]
+    pub json: bool,
+
+    /// How evt.outputtime is shown: h (local time of day, default), a (seconds since the
+    /// epoch), r (since the first event), d (exit since its entry), D (since the previous event).
+    #[arg(
+        short = 't',
+        long = "timetype",
+        value_name = "h|a|r|d|D",
+        default_value = "h"
+    )]
+    pub timetype: String,
+
+    /// At the end, print how many events of each type were shown.
+    #[arg(short = 'S', long = "summary")]
+    pub summary: bool,
+
+    /// Do not show events of threads whose command name is COMM (repeatable).
+    #[arg(short = 'U', long = "suppress-comm", value_name = "COMM")]
+    pub suppress_comm: Vec<String>,
+
+    /// List the fields usable in filters, -p and -j, with descriptions, and exit.
+    #[arg(short = 'l', long = "list")]
+    pub list_fields: bool,
+
+    /// List the event types with their arguments, and exit.
+    #[arg(short = 'L', long = "list-events")]
+    pub list_events: bool,
+
     /// Force old-kernel fallbacks (comma-separated; see man tpdig, COMPATIBILITY). Also
     /// read from the TPDIG_COMPAT environment variable.
     #[arg(long = "compat", value_name = "LIST", hide = true)]
     pub compat: Option<String>,
+
+    /// The filter: sysdig's filter language, e.g. `proc.name=cat and evt.type=openat`.
+    #[arg(value_name = "FILTER")]
+    pub filter: Vec<String>,
+
+    /// `-- cmd args`: run the command, trace it and its descendants, stop when it exits,
+    /// and exit with its status.
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
 
     /// Print help.
     #[arg(short = 'h', long = "help", action = ArgAction::Help)]

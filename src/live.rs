@@ -5,15 +5,19 @@
 //! a ring passes its watermark or the poll interval ends, drains every ring into the merge
 //! queues, then hands on, in timestamp order, every record older than the reorder window.
 
+use crate::command;
 use crate::compat::Compat;
-use crate::decode::{Decoder, Event, Tracepoint};
+use crate::decode::{Decoder, Tracepoint};
 use crate::error::{AppError, AppResult, ExitKind};
+use crate::filter::Expr;
+use crate::kernel_filter;
 use crate::output::Sink;
 use crate::perf::Sample;
 use crate::perf::{Engine, EngineConfig, PerfErrorKind, RealKernel, TracepointSpec};
+use crate::pipeline::{Pipeline, Record, Selection};
 use crate::signals::StopSignals;
 use crate::source::merge::{Merger, watermark};
-use crate::state::{ThreadTable, apply, proc_scan};
+use crate::state::{ThreadTable, proc_scan};
 use crate::syscalls::Arch;
 use crate::tracefs::{self, EventFormat, LocateOptions, Tracefs, TracefsError};
 use std::io;
@@ -33,25 +37,32 @@ const LIFECYCLE: &[(&str, &str)] = &[
 /// live output and of reacting to -M and signals.
 const POLL_INTERVAL_MS: i32 = 100;
 
-#[derive(Debug, Clone)]
 pub struct LiveOptions {
     pub buffer_bytes: usize,
     pub compat: Compat,
     /// Capture tpdig's own events (no self-exclusion filter).
     pub include_self: bool,
     pub verbose: bool,
-    pub max_events: Option<u64>,
     pub max_duration: Option<Duration>,
+    /// The user's filter, for kernel pushdown (user space evaluates the compiled form).
+    pub filter_expr: Option<Expr>,
+    /// `-- cmd args`: trace this command and its descendants, until it exits.
+    pub command: Option<Vec<String>>,
 }
 
 /// What a run saw, for the -v summary.
 #[derive(Debug, Default)]
 pub struct Summary {
+    /// Events decoded.
     pub events: u64,
+    /// Events shown (that passed the filter).
+    pub shown: u64,
     pub elapsed: Duration,
     /// (cpu, events read, records lost)
     pub per_cpu: Vec<(u32, u64, u64)>,
     pub stopped_by: Option<String>,
+    /// `-- cmd`: how the command ended.
+    pub command_status: Option<std::process::ExitStatus>,
 }
 
 impl Summary {
@@ -68,10 +79,11 @@ impl Summary {
         };
         writeln!(
             err,
-            "tpdig: {} events in {:.2} s ({:.0} events/s), {} drops",
+            "tpdig: {} events in {:.2} s ({:.0} events/s), {} shown, {} drops",
             self.events,
             secs,
             rate,
+            self.shown,
             self.drops()
         )?;
         for (cpu, events, lost) in &self.per_cpu {
@@ -155,11 +167,36 @@ fn tracefs_error(e: TracefsError) -> AppError {
     AppError::new(kind, format!("tracefs: {e}"))
 }
 
-/// Runs a live capture into `sink` until -n, -M, a stop signal, or a closed output.
-pub fn capture(opts: &LiveOptions, sink: &mut dyn Sink) -> AppResult<Summary> {
+/// Runs a live capture through `pipeline_for` until -n, -M, a stop signal, the command's
+/// end, or a closed output.
+pub fn capture(
+    opts: &LiveOptions,
+    selection: Selection,
+    sinks: Vec<&mut dyn Sink>,
+    count_types: bool,
+) -> AppResult<Summary> {
     let mut signals = StopSignals::install();
     let fs = locate_tracefs(&opts.compat)?;
-    let tracepoints = load_tracepoints(&fs, &opts.compat, opts.verbose)?;
+    let all = load_tracepoints(&fs, &opts.compat, opts.verbose)?;
+    let arch = Arch::native();
+    let me = (!opts.include_self && !opts.compat.no_set_filter && opts.command.is_none())
+        .then(|| nix::unistd::gettid().as_raw());
+    let plan = kernel_filter::plan(&all, opts.filter_expr.as_ref(), me, arch);
+    let mut tracepoints = Vec::new();
+    let mut filters = Vec::new();
+    for ((tp, skip), filter) in all.into_iter().zip(plan.skip).zip(plan.filters) {
+        if skip {
+            if opts.verbose {
+                eprintln!(
+                    "tpdig: not opening {}: the filter cannot match its events",
+                    tp.full_name()
+                );
+            }
+            continue;
+        }
+        tracepoints.push(tp);
+        filters.push(filter);
+    }
     if tracepoints.is_empty() {
         return Err(AppError::new(
             ExitKind::NoTracepoints,
@@ -174,35 +211,48 @@ pub fn capture(opts: &LiveOptions, sink: &mut dyn Sink) -> AppResult<Summary> {
         })
         .collect();
 
+    let mut command = match &opts.command {
+        Some(argv) => Some(command::start(argv)?),
+        None => None,
+    };
+    // After starting the command, so the snapshot knows it.
     let mut threads = ThreadTable::default();
     proc_scan::scan(Path::new("/proc"), &mut threads);
 
-    let cfg = EngineConfig {
-        buffer_bytes: opts.buffer_bytes,
-        compat: opts.compat,
-    };
+    let mut cfg = EngineConfig::new(opts.buffer_bytes, opts.compat);
+    cfg.tasks = command.as_ref().map(|c| vec![c.pid()]).unwrap_or_default();
     let mut engine = Engine::open(RealKernel, &specs, &cfg).map_err(perf_error)?;
     for (name, err) in engine.skipped() {
         eprintln!(
             "tpdig: warning: tracepoint {name} could not be opened: {err} (continuing without it)"
         );
     }
-    if !opts.include_self && !opts.compat.no_set_filter {
-        let filter = format!("common_pid != {}", nix::unistd::gettid());
-        for i in 0..specs.len() {
-            if let Err(e) = engine.set_filter(i, &filter) {
-                eprintln!("tpdig: warning: in-kernel self-exclusion filter rejected: {e}");
-            }
+    for (i, f) in filters.iter().enumerate() {
+        let Some(f) = f else { continue };
+        match engine.set_filter(i, f) {
+            Ok(true) if opts.verbose => eprintln!("tpdig: kernel filter on {}: {f}", specs[i].name),
+            Ok(_) => {}
+            Err(e) => eprintln!(
+                "tpdig: warning: kernel filter '{f}' on {} rejected: {e}",
+                specs[i].name
+            ),
         }
     }
-    let decoder = Decoder::new(tracepoints, Arch::native());
+    let decoder = Decoder::new(tracepoints, arch);
     engine.enable().map_err(perf_error)?;
+    if let Some(c) = command.as_mut() {
+        c.go()?;
+    }
     // Said only once the rings are enabled: scripts and tests wait for this line.
     if opts.verbose {
         eprintln!(
-            "tpdig: capturing {} tracepoints on {} CPUs; tracefs {} ({}); ring {} KiB per CPU; {}",
+            "tpdig: capturing {} tracepoints on {} CPUs{}; tracefs {} ({}); ring {} KiB per CPU; {}",
             specs.len() - engine.skipped().len(),
             engine.cpus().len(),
+            command
+                .as_ref()
+                .map(|c| format!(" for pid {} and its descendants", c.pid()))
+                .unwrap_or_default(),
             fs.root().display(),
             fs.how(),
             opts.buffer_bytes / 1024,
@@ -212,23 +262,42 @@ pub fn capture(opts: &LiveOptions, sink: &mut dyn Sink) -> AppResult<Summary> {
 
     let start = Instant::now();
     let mut merger = Merger::new();
-    let mut pump = Pump {
-        decoder: &decoder,
-        threads: &mut threads,
-        sink,
-        count: 0,
-        per_cpu: Vec::new(),
-        max_events: opts.max_events,
-        done: false,
-        io_error: None,
-    };
+    let mut pipeline = Pipeline::new(&decoder, threads, sinks, selection);
+    pipeline.count_types = count_types;
     let clock = *engine.clock();
     let mut stopped_by = None;
+    let mut exit_status = None;
+    let record = |p: &mut Pipeline<'_, '_>, s: Sample<'_>| {
+        p.record(Record {
+            ts: clock.wall_ns(s.time),
+            cpu: s.cpu,
+            pid: s.pid,
+            tid: s.tid,
+            raw: s.raw,
+        })
+    };
 
-    while !pump.done {
+    while !pipeline.done {
         if let Some(sig) = signals.pending() {
-            stopped_by = Some(format!("signal {sig}"));
-            break;
+            match command.as_mut() {
+                // The command got the terminal's signal too: keep tracing until it ends.
+                Some(c) if stopped_by.is_none() => {
+                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.pid()), sig);
+                    stopped_by = Some(format!("signal {sig}"));
+                    signals.reset();
+                }
+                _ => {
+                    stopped_by = Some(format!("signal {sig}"));
+                    break;
+                }
+            }
+        }
+        if let Some(c) = command.as_mut() {
+            if let Some(st) = c.exited() {
+                exit_status = Some(st);
+                stopped_by.get_or_insert_with(|| "the end of the command".into());
+                break;
+            }
         }
         let mut timeout = POLL_INTERVAL_MS;
         if let Some(max) = opts.max_duration {
@@ -244,36 +313,46 @@ pub fn capture(opts: &LiveOptions, sink: &mut dyn Sink) -> AppResult<Summary> {
             .map_err(|e| AppError::runtime(format!("poll: {e}")))?;
         let now = clock.now_perf();
         engine.drain_rings(|ring, s| merger.push(ring, &s));
-        merger.pop_ready(watermark(now), |s| pump.handle(s, &clock));
-        pump.flush();
+        merger.pop_ready(watermark(now), |s| record(&mut pipeline, s));
+        pipeline.flush();
     }
     engine.disable();
-    if !pump.done {
+    if !pipeline.done {
         engine.drain_rings(|ring, s| merger.push(ring, &s));
-        merger.flush(|s| pump.handle(s, &clock));
+        merger.flush(|s| record(&mut pipeline, s));
     }
-    pump.flush();
+    pipeline.flush();
     let elapsed = start.elapsed();
+    if let Some(mut c) = command {
+        // -n or a closed pipe ended the capture first: leave the command running, as
+        // strace does when detached; but do reap it if it already ended.
+        exit_status = exit_status.or_else(|| c.exited());
+    }
     StopSignals::unblock();
 
-    if let Some(e) = pump.io_error.take() {
+    if let Some(e) = pipeline.io_error.take() {
         return Err(AppError::runtime(format!("writing output: {e}")));
+    }
+    if count_types {
+        let _ = pipeline.print_type_counts(&mut io::stdout().lock());
     }
     let lost = engine.lost_per_cpu();
     let per_cpu = engine
         .cpus()
         .iter()
         .map(|&cpu| {
-            let read = pump.per_cpu.get(cpu as usize).copied().unwrap_or(0);
+            let read = pipeline.per_cpu.get(cpu as usize).copied().unwrap_or(0);
             let l = lost.iter().find(|(c, _)| *c == cpu).map_or(0, |x| x.1);
             (cpu, read, l)
         })
         .collect();
     Ok(Summary {
-        events: pump.count,
+        events: pipeline.decoded,
+        shown: pipeline.shown,
         elapsed,
         per_cpu,
         stopped_by,
+        command_status: exit_status,
     })
 }
 
@@ -285,65 +364,4 @@ fn perf_error(e: crate::perf::PerfError) -> AppError {
         PerfErrorKind::Other => ExitKind::Runtime,
     };
     AppError::new(kind, e.to_string())
-}
-
-/// Moves merged samples through decode, state and the sink; remembers why it must stop.
-struct Pump<'a> {
-    decoder: &'a Decoder,
-    threads: &'a mut ThreadTable,
-    sink: &'a mut dyn Sink,
-    count: u64,
-    per_cpu: Vec<u64>,
-    max_events: Option<u64>,
-    done: bool,
-    io_error: Option<io::Error>,
-}
-
-impl Pump<'_> {
-    fn handle(&mut self, s: Sample<'_>, clock: &crate::perf::Clock) {
-        if self.done {
-            return;
-        }
-        let Some((tp, kind)) = self.decoder.decode(s.raw) else {
-            return;
-        };
-        if self.per_cpu.len() <= s.cpu as usize {
-            self.per_cpu.resize(s.cpu as usize + 1, 0);
-        }
-        self.per_cpu[s.cpu as usize] += 1;
-        self.count += 1;
-        let ev = Event {
-            num: self.count,
-            ts: clock.wall_ns(s.time),
-            cpu: s.cpu,
-            pid: s.pid,
-            tid: s.tid,
-            tp,
-            raw: s.raw,
-            kind,
-        };
-        apply::before_output(&ev, self.threads);
-        if let Err(e) = self.sink.event(&ev, self.threads) {
-            self.fail(e);
-            return;
-        }
-        apply::after_output(&ev, self.threads);
-        if self.max_events.is_some_and(|n| self.count >= n) {
-            self.done = true;
-        }
-    }
-
-    fn flush(&mut self) {
-        if let Err(e) = self.sink.flush() {
-            self.fail(e);
-        }
-    }
-
-    /// A closed pipe (`tpdig | head`) ends the run quietly; other errors are reported.
-    fn fail(&mut self, e: io::Error) {
-        self.done = true;
-        if e.kind() != io::ErrorKind::BrokenPipe && self.io_error.is_none() {
-            self.io_error = Some(e);
-        }
-    }
 }

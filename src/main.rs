@@ -3,6 +3,8 @@
 use clap::Parser;
 
 fn main() {
+    // `-- cmd` starts the command through tpdig itself; that child never returns from here.
+    tpdig::command::trampoline_if_asked();
     let cli = match tpdig::cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

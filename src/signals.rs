@@ -38,6 +38,11 @@ impl StopSignals {
         self.received
     }
 
+    /// Forgets the signal received, so a second one can be told apart.
+    pub fn reset(&mut self) {
+        self.received = None;
+    }
+
     /// Restores the signal mask (for child processes and after the capture).
     pub fn unblock() {
         let mut set = SigSet::empty();

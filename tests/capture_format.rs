@@ -124,7 +124,7 @@ fn syscall_records(n: usize) -> Vec<(u64, u32, u32, u32, Vec<u8>)> {
     let mut i = 0;
     while out.len() < n {
         let pid = pids[(rng.next() % 8).min(3) as usize];
-        let cpu = (pid % 2) as u32;
+        let cpu = pid % 2;
         let nr = if i % 2 == 0 { 0 } else { 1 };
         let buf = 0x7ffd_3a2b_1000u64 + (pid as u64) * 0x100;
         ts += 300 + rng.next() % 400;

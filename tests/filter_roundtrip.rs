@@ -849,3 +849,13 @@ fn bench_two_clause_filter() {
     println!("{:.1} M evaluations/s ({hits} hits)", n as f64 / secs / 1e6);
     assert_eq!(hits, n / 3 + u64::from(!n.is_multiple_of(3)));
 }
+
+#[test]
+fn a_bare_direction_sign_is_a_value() {
+    let cat = tpdig::fields::Catalog;
+    for text in ["evt.dir=<", "evt.dir = >", "evt.dir=< and evt.type=read"] {
+        let e = tpdig::filter::parse(text, &cat).unwrap_or_else(|e| panic!("{text}: {e}"));
+        let again = tpdig::filter::parse(&e.to_string(), &cat).unwrap();
+        assert_eq!(e, again);
+    }
+}

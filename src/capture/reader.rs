@@ -306,6 +306,8 @@ impl<R: Read> CaptureReader<R> {
         let from = self.position();
         self.start += 1;
         loop {
+            // Keeps memory bounded while scanning long damaged stretches.
+            self.compact();
             let hay = &self.buf[self.start..];
             match hay.windows(SYNC.len()).position(|w| w == SYNC) {
                 Some(i) => {

@@ -181,6 +181,14 @@ impl Parser<'_> {
                     text: w,
                     column: vcol,
                 }),
+                // `evt.dir = <` and `evt.dir=>`: a lone direction sign is a value here.
+                Some(Token {
+                    tok: Tok::Sym(s @ ("<" | ">")),
+                    ..
+                }) => Operand::One(Lit {
+                    text: s.to_string(),
+                    column: vcol,
+                }),
                 other => {
                     if other.is_some() {
                         self.pos -= 1;

@@ -1,56 +1,64 @@
 //! sysdig's default event line:
 //! `%evt.num %evt.outputtime %evt.cpu %proc.name (%thread.tid) %evt.dir %evt.type %evt.info`.
+//!
+//! Written directly into a reused byte buffer rather than through the generic `-p` path:
+//! this is the line most users see, and the one that must keep up with a syscall storm.
 
 use super::Sink;
-use super::fields::{type_name, write_info};
-use super::time::LocalClock;
-use crate::decode::Event;
-use crate::state::ThreadTable;
-use crate::syscalls::Arch;
+use super::time::{LocalClock, TimeMode, write_seconds};
+use crate::fields::EventView;
+use crate::output::fields::write_info;
 use std::io::{self, Write};
 
 pub struct TextSink<W: Write> {
     out: W,
-    arch: Arch,
     clock: LocalClock,
+    time_mode: TimeMode,
     line: Vec<u8>,
     info: String,
     unbuffered: bool,
 }
 
 impl<W: Write> TextSink<W> {
-    pub fn new(out: W, arch: Arch, unbuffered: bool) -> TextSink<W> {
+    pub fn new(out: W, time_mode: TimeMode, unbuffered: bool) -> TextSink<W> {
         TextSink {
             out,
-            arch,
             clock: LocalClock::default(),
+            time_mode,
             line: Vec::with_capacity(256),
             info: String::with_capacity(256),
             unbuffered,
         }
     }
 
-    /// Renders one line (without writing it), for tests and other sinks.
-    pub fn render(&mut self, ev: &Event<'_>, threads: &ThreadTable) -> &[u8] {
+    /// Renders one line (without writing it), for tests and benchmarks.
+    pub fn render(&mut self, view: &EventView<'_>) -> &[u8] {
+        let ev = view.ev;
         self.line.clear();
         self.info.clear();
         let l = &mut self.line;
         write!(l, "{} ", ev.num).ok();
-        self.clock.write_time_of_day(ev.ts, l);
+        match self.time_mode {
+            TimeMode::Human => self.clock.write_time_of_day(ev.ts, l),
+            TimeMode::Absolute => write_seconds(ev.ts, l),
+            TimeMode::Relative => write_seconds(ev.ts.saturating_sub(view.clock.first_ts), l),
+            TimeMode::SincePrevious => {
+                let prev = if view.clock.prev_ts == 0 {
+                    ev.ts
+                } else {
+                    view.clock.prev_ts
+                };
+                write_seconds(ev.ts.saturating_sub(prev), l)
+            }
+            TimeMode::EnterExit => write_seconds(view.latency().unwrap_or(0), l),
+        }
         write!(l, " {} ", ev.cpu).ok();
-        match threads.get(ev.tid) {
+        match view.threads.get(ev.tid) {
             Some(t) if !t.comm.is_empty() => l.extend_from_slice(t.comm.as_bytes()),
             _ => l.extend_from_slice(b"<NA>"),
         }
-        write!(
-            l,
-            " ({}) {} {} ",
-            ev.tid,
-            ev.dir(),
-            type_name(ev, self.arch)
-        )
-        .ok();
-        write_info(ev, self.arch, &mut self.info);
+        write!(l, " ({}) {} {} ", ev.tid, ev.dir(), view.type_name()).ok();
+        write_info(ev, view.arch, &mut self.info);
         l.extend_from_slice(self.info.as_bytes());
         l.push(b'\n');
         &self.line
@@ -58,8 +66,8 @@ impl<W: Write> TextSink<W> {
 }
 
 impl<W: Write> Sink for TextSink<W> {
-    fn event(&mut self, ev: &Event<'_>, threads: &ThreadTable) -> io::Result<()> {
-        self.render(ev, threads);
+    fn event(&mut self, view: &EventView<'_>) -> io::Result<()> {
+        self.render(view);
         self.out.write_all(&self.line)?;
         if self.unbuffered {
             self.out.flush()?;

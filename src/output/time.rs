@@ -49,7 +49,8 @@ fn push_2(out: &mut Vec<u8>, v: u32) {
     out.push(b'0' + (v % 10) as u8);
 }
 
-fn utc_offset(epoch_sec: i64) -> i64 {
+/// Seconds east of UTC in force at `epoch_sec`, from the C library's time-zone rules.
+pub fn utc_offset(epoch_sec: i64) -> i64 {
     let t: libc::time_t = epoch_sec as libc::time_t;
     // SAFETY: localtime_r writes only into the `tm` we own; both pointers are valid for the
     // call. An all-zero `tm` is a valid value of that plain C struct.
@@ -58,8 +59,63 @@ fn utc_offset(epoch_sec: i64) -> i64 {
     if ok { tm.tm_gmtoff } else { 0 }
 }
 
+/// Proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// `YYYY-MM-DD HH:MM:SS[.nnnnnnnnn]` at `offset_s` seconds east of UTC.
+pub fn format_datetime(ts_ns: u64, offset_s: i64, with_ns: bool) -> String {
+    let secs = (ts_ns / 1_000_000_000) as i64 + offset_s;
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let t = secs.rem_euclid(86_400);
+    let mut s = format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        t / 3600,
+        t / 60 % 60,
+        t % 60
+    );
+    if with_ns {
+        s.push_str(&format!(".{:09}", ts_ns % 1_000_000_000));
+    }
+    s
+}
+
+/// ISO 8601 in UTC with nanoseconds: `2016-08-04T16:17:57.881730713Z`.
+pub fn format_iso8601(ts_ns: u64) -> String {
+    let mut s = format_datetime(ts_ns, 0, true);
+    s.replace_range(10..11, "T");
+    s.push('Z');
+    s
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn dates_from_epoch_nanoseconds() {
+        assert_eq!(
+            format_datetime(1_470_327_477_881_730_713, 0, true),
+            "2016-08-04 16:17:57.881730713"
+        );
+        assert_eq!(format_datetime(0, 0, false), "1970-01-01 00:00:00");
+        assert_eq!(
+            format_datetime(951_782_400_000_000_000, 0, false),
+            "2000-02-29 00:00:00"
+        );
+        assert_eq!(
+            format_iso8601(1_470_327_477_000_000_001),
+            "2016-08-04T16:17:57.000000001Z"
+        );
+    }
+
     use super::*;
 
     #[test]
@@ -81,4 +137,39 @@ mod tests {
         c.write_time_of_day(5, &mut out);
         assert_eq!(String::from_utf8(out).unwrap(), "23:00:00.000000005");
     }
+}
+
+/// How `evt.outputtime` is shown in text (`-t`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TimeMode {
+    /// `h`: local time of day with nanoseconds (the default).
+    #[default]
+    Human,
+    /// `a`: seconds since the epoch, `1470327477.881730713`.
+    Absolute,
+    /// `r`: seconds since the first event shown.
+    Relative,
+    /// `d`: for exits, the time since the matching entry (0 when unknown).
+    EnterExit,
+    /// `D`: seconds since the previous event shown.
+    SincePrevious,
+}
+
+impl TimeMode {
+    pub fn parse(s: &str) -> Result<TimeMode, String> {
+        Ok(match s {
+            "h" => TimeMode::Human,
+            "a" => TimeMode::Absolute,
+            "r" => TimeMode::Relative,
+            "d" => TimeMode::EnterExit,
+            "D" => TimeMode::SincePrevious,
+            other => return Err(format!("-t {other}: expected h, a, r, d or D")),
+        })
+    }
+}
+
+/// Appends `secs.nnnnnnnnn` for a duration or an absolute time in ns.
+pub fn write_seconds(ns: u64, out: &mut Vec<u8>) {
+    use std::io::Write;
+    let _ = write!(out, "{}.{:09}", ns / 1_000_000_000, ns % 1_000_000_000);
 }

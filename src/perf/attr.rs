@@ -44,6 +44,8 @@ pub struct AttrOptions {
     pub use_clockid: bool,
     /// Wake the poller when this many bytes are waiting; 0 means one wakeup per event.
     pub wakeup_watermark: u32,
+    /// Follow the task's future children (task-bound events only).
+    pub inherit: bool,
 }
 
 /// Builds the attr for tracepoint `id` (its tracefs `id` file) as tpdig samples it.
@@ -57,6 +59,9 @@ pub fn tracepoint(id: u64, opts: &AttrOptions) -> perf_event_attr {
     };
     a.sample_period = 1;
     a.set_disabled(1);
+    if opts.inherit {
+        a.set_inherit(1);
+    }
     if opts.wakeup_watermark > 0 {
         a.set_watermark(1);
         a.wakeup_watermark = opts.wakeup_watermark;
@@ -172,6 +177,7 @@ mod tests {
             size: FULL_SIZE,
             use_clockid: true,
             wakeup_watermark: 4096,
+            inherit: false,
         };
         let a = tracepoint(321, &opts);
         assert_eq!(a.type_, PERF_TYPE_TRACEPOINT);
@@ -191,6 +197,7 @@ mod tests {
             size: SIZE_VER0,
             use_clockid: true,
             wakeup_watermark: 0,
+            inherit: false,
         };
         let a = tracepoint(1, &opts);
         assert_eq!(a.size, 64);

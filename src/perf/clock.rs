@@ -113,6 +113,7 @@ impl Clock {
             size: attr_size,
             use_clockid: false,
             wakeup_watermark: 0,
+            inherit: false,
         };
         let mut a = attr::tracepoint(sys_enter_id as u64, &opts);
         // One wakeup per event would cost a signal-free IPI per syscall; we never poll.

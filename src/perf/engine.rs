@@ -62,6 +62,11 @@ pub struct EngineConfig {
     /// Ring size per CPU in bytes, rounded up to 2^n pages (at least one page).
     pub buffer_bytes: usize,
     pub compat: Compat,
+    /// Trace these tasks (thread ids) and their descendants instead of the whole system:
+    /// events are opened with `pid=TASK` on every CPU and `inherit`, so the kernel follows
+    /// the tasks' future threads and children, and only their records reach the rings
+    /// (perf record's `-p` and `-- cmd` modes). Empty: the whole system.
+    pub tasks: Vec<i32>,
 }
 
 impl EngineConfig {
@@ -69,6 +74,7 @@ impl EngineConfig {
         EngineConfig {
             buffer_bytes,
             compat,
+            tasks: Vec::new(),
         }
     }
 }
@@ -297,6 +303,7 @@ fn open_sized<K: Kernel>(
             size: n.size,
             use_clockid: clockid,
             wakeup_watermark: watermark,
+            inherit: pid >= 0,
         };
         let mut a = attr::tracepoint(id as u64, &opts);
         match k.perf_event_open(&mut a, pid, cpu, -1, flags) {
@@ -380,7 +387,12 @@ impl<K: Kernel> Engine<K> {
                 io::Error::new(io::ErrorKind::InvalidData, e),
             )
         })?;
-        let nofile_raised = ensure_fds(&kernel, cpus.len(), tps.len())?;
+        let tasks: Vec<i32> = if cfg.tasks.is_empty() {
+            vec![-1]
+        } else {
+            cfg.tasks.clone()
+        };
+        let nofile_raised = ensure_fds(&kernel, cpus.len() * tasks.len(), tps.len())?;
         let page = kernel.page_size();
         let data_pages = ring_pages(cfg.buffer_bytes, page);
         let watermark = u32::try_from(data_pages * page / 4).unwrap_or(u32::MAX);
@@ -389,14 +401,17 @@ impl<K: Kernel> Engine<K> {
         let mut open_tps = Vec::with_capacity(tps.len());
         let mut skipped = Vec::new();
         for tp in tps {
-            let mut fds = Vec::with_capacity(cpus.len());
+            // fds[task_index * ncpus + cpu_index]
+            let mut fds = Vec::with_capacity(cpus.len() * tasks.len());
             let mut fail = None;
-            for &cpu in &cpus {
-                match open_one(&kernel, &mut n, tp.id, -1, cpu as i32, watermark) {
-                    Ok(fd) => fds.push(fd),
-                    Err(e) => {
-                        fail = Some(PerfError::new(Op::Open, e).tracepoint(&tp.name).cpu(cpu));
-                        break;
+            'tasks: for &task in &tasks {
+                for &cpu in &cpus {
+                    match open_one(&kernel, &mut n, tp.id, task, cpu as i32, watermark) {
+                        Ok(fd) => fds.push(fd),
+                        Err(e) => {
+                            fail = Some(PerfError::new(Op::Open, e).tracepoint(&tp.name).cpu(cpu));
+                            break 'tasks;
+                        }
                     }
                 }
             }
@@ -441,8 +456,12 @@ impl<K: Kernel> Engine<K> {
         let mut rings: Vec<RingSlot> = Vec::with_capacity(cpus.len());
         for (ci, &cpu) in cpus.iter().enumerate() {
             let mut owner: Option<usize> = None;
-            for (ti, tp) in open_tps.iter().enumerate() {
-                let Some(fd) = tp.fds.get(ci) else { continue };
+            let (ntasks, ncpus) = (tasks.len(), cpus.len());
+            let slots = open_tps.iter().enumerate().flat_map(|(ti, tp)| {
+                (0..ntasks).map(move |k| (ti, tp, k * ncpus + ci))
+            });
+            for (ti, tp, fi) in slots {
+                let Some(fd) = tp.fds.get(fi) else { continue };
                 if let (Some(ri), Feature::Unused | Feature::Used) = (owner, set_output) {
                     let (oti, oci) = rings[ri].owner;
                     match kernel.set_output(fd.as_fd(), open_tps[oti].fds[oci].as_fd()) {
@@ -466,7 +485,7 @@ impl<K: Kernel> Engine<K> {
                 rings.push(RingSlot {
                     ring: Ring::new(map),
                     cpu_index: ci,
-                    owner: (ti, ci),
+                    owner: (ti, fi),
                 });
                 owner.get_or_insert(rings.len() - 1);
             }

@@ -1,4 +1,8 @@
-//! The thread table: tid → process id and command name.
+//! The thread table: tid → process id, command name and credentials.
+//!
+//! Credentials are per thread in Linux (each thread makes its own setuid call), so they
+//! live here; what threads of a process share (exe, args, cwd, fds) is in `process`.
+//! A per-pid count of known threads tells when the last thread of a process left.
 //!
 //! Bounded like sysdig's (it caps its table at 131072 threads): when full, entries of threads
 //! that exited are already gone, and the oldest-inserted survivors are evicted, so a fork
@@ -55,11 +59,43 @@ impl std::fmt::Debug for Comm {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Thread {
     pub tid: u32,
-    /// Thread-group id (the process id users see).
+    /// Thread-group id (the process id users see); 0 while unknown.
     pub pid: u32,
     pub comm: Comm,
+    /// Real and effective user ids (sysdig's `user.uid` is the effective one).
+    pub uid: Option<u32>,
+    pub euid: Option<u32>,
+    pub gid: Option<u32>,
+    pub egid: Option<u32>,
+    /// Audit login uid; None when unset or unknown.
+    pub loginuid: Option<u32>,
+    /// Thread id in its own pid namespace.
+    pub vtid: Option<u32>,
     /// Insertion order, for eviction.
     seq: u64,
+}
+
+impl Thread {
+    /// A thread with nothing known but its ids.
+    pub fn new(tid: u32, pid: u32) -> Thread {
+        Thread {
+            tid,
+            pid,
+            comm: Comm::default(),
+            uid: None,
+            euid: None,
+            gid: None,
+            egid: None,
+            loginuid: None,
+            vtid: None,
+            seq: 0,
+        }
+    }
+
+    /// Is this the process's main thread?
+    pub fn is_main(&self) -> bool {
+        self.tid == self.pid
+    }
 }
 
 #[derive(Debug)]
@@ -68,6 +104,8 @@ pub struct ThreadTable {
     limit: usize,
     next_seq: u64,
     evicted: u64,
+    /// pid → number of known threads with that pid (pid 0 not counted).
+    per_pid: HashMap<u32, u32>,
 }
 
 impl Default for ThreadTable {
@@ -83,6 +121,7 @@ impl ThreadTable {
             limit: limit.max(1),
             next_seq: 0,
             evicted: 0,
+            per_pid: HashMap::new(),
         }
     }
 
@@ -107,35 +146,101 @@ impl ThreadTable {
     pub fn set_comm(&mut self, tid: u32, pid: u32, comm: Comm) {
         if let Some(t) = self.threads.get_mut(&tid) {
             t.comm = comm;
-            if pid != 0 {
+            if pid != 0 && t.pid != pid {
+                let old = t.pid;
                 t.pid = pid;
+                self.recount(old, pid);
             }
             return;
         }
-        self.insert(Thread {
-            tid,
-            pid,
-            comm,
-            seq: 0,
-        });
+        let mut t = Thread::new(tid, pid);
+        t.comm = comm;
+        self.insert(t);
     }
 
     /// Makes sure `tid` is known, without changing a name it already has.
     pub fn touch(&mut self, tid: u32, pid: u32) {
         match self.threads.get_mut(&tid) {
-            Some(t) if t.pid == 0 => t.pid = pid,
+            Some(t) if t.pid == 0 && pid != 0 => {
+                t.pid = pid;
+                self.recount(0, pid);
+            }
             Some(_) => {}
-            None => self.insert(Thread {
-                tid,
-                pid,
-                comm: Comm::default(),
-                seq: 0,
-            }),
+            None => self.insert(Thread::new(tid, pid)),
         }
     }
 
-    pub fn remove(&mut self, tid: u32) {
-        self.threads.remove(&tid);
+    pub fn get_mut(&mut self, tid: u32) -> Option<&mut Thread> {
+        self.threads.get_mut(&tid)
+    }
+
+    /// Inserts or replaces a whole thread record (the snapshot, clone children).
+    pub fn put(&mut self, t: Thread) {
+        if let Some(old) = self.threads.remove(&t.tid) {
+            self.uncount(old.pid);
+        }
+        self.insert(t);
+    }
+
+    /// Moves `tid` to process `pid` (exec by a non-leader thread takes the leader's id).
+    pub fn set_pid(&mut self, tid: u32, pid: u32) {
+        if let Some(t) = self.threads.get_mut(&tid)
+            && t.pid != pid
+        {
+            let old = t.pid;
+            t.pid = pid;
+            self.recount(old, pid);
+        }
+    }
+
+    pub fn remove(&mut self, tid: u32) -> Option<Thread> {
+        let t = self.threads.remove(&tid)?;
+        self.uncount(t.pid);
+        Some(t)
+    }
+
+    /// How many known threads belong to process `pid`.
+    pub fn count_in(&self, pid: u32) -> u32 {
+        self.per_pid.get(&pid).copied().unwrap_or(0)
+    }
+
+    /// Tids of the known threads of `pid` (a scan of the table: for rare events only).
+    pub fn tids_of(&self, pid: u32) -> Vec<u32> {
+        if self.count_in(pid) == 0 {
+            return Vec::new();
+        }
+        let mut v: Vec<u32> = self
+            .threads
+            .values()
+            .filter(|t| t.pid == pid)
+            .map(|t| t.tid)
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Thread> {
+        self.threads.values()
+    }
+
+    fn count(&mut self, pid: u32) {
+        if pid != 0 {
+            *self.per_pid.entry(pid).or_insert(0) += 1;
+        }
+    }
+
+    fn uncount(&mut self, pid: u32) {
+        if let Some(n) = self.per_pid.get_mut(&pid) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_pid.remove(&pid);
+            }
+        }
+    }
+
+    fn recount(&mut self, old: u32, new: u32) {
+        self.uncount(old);
+        self.count(new);
     }
 
     fn insert(&mut self, mut t: Thread) {
@@ -144,6 +249,7 @@ impl ThreadTable {
         }
         t.seq = self.next_seq;
         self.next_seq += 1;
+        self.count(t.pid);
         self.threads.insert(t.tid, t);
     }
 
@@ -153,9 +259,17 @@ impl ThreadTable {
         let cut = (seqs.len() / 8).max(1);
         seqs.select_nth_unstable(cut - 1);
         let threshold = seqs[cut - 1];
-        let before = self.threads.len();
-        self.threads.retain(|_, t| t.seq > threshold);
-        self.evicted += (before - self.threads.len()) as u64;
+        let gone: Vec<(u32, u32)> = self
+            .threads
+            .values()
+            .filter(|t| t.seq <= threshold)
+            .map(|t| (t.tid, t.pid))
+            .collect();
+        for (tid, pid) in gone {
+            self.threads.remove(&tid);
+            self.uncount(pid);
+            self.evicted += 1;
+        }
     }
 }
 
@@ -191,5 +305,23 @@ mod tests {
         assert!(t.get(9_999).is_some(), "the newest thread is kept");
         assert!(t.get(0).is_none(), "the oldest thread was evicted");
         assert!(t.evicted() >= 9_000);
+        assert_eq!(t.count_in(9_999), 1);
+        assert_eq!(t.count_in(0), 0);
+        assert!(t.per_pid.len() <= 1000, "counts follow evictions");
+    }
+
+    #[test]
+    fn per_pid_counts_follow_moves_and_removals() {
+        let mut t = ThreadTable::default();
+        t.touch(5, 0);
+        assert_eq!(t.count_in(5), 0);
+        t.touch(5, 5);
+        t.set_comm(6, 5, Comm::from_bytes(b"w"));
+        assert_eq!(t.count_in(5), 2);
+        assert_eq!(t.tids_of(5), vec![5, 6]);
+        t.set_pid(6, 9);
+        assert_eq!((t.count_in(5), t.count_in(9)), (1, 1));
+        t.remove(5);
+        assert_eq!(t.count_in(5), 0);
     }
 }

@@ -1,0 +1,125 @@
+//! The event as fields see it: the decoded record, the state after it, and the run's clock
+//! context. Expensive renderings (`evt.info`) are computed at most once per event, and only
+//! when a filter or format asks for them.
+
+use crate::decode::Event;
+use crate::output::fields::{type_name, write_info};
+use crate::state::ThreadTable;
+use crate::syscalls::Arch;
+use std::borrow::Cow;
+use std::cell::OnceCell;
+
+/// Per-run facts some fields need (relative times, deltas).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunClock {
+    /// Wall-clock ns of the first event of the run (evt.reltime).
+    pub first_ts: u64,
+    /// Wall-clock ns of the previous event shown (evt.delta, -t D).
+    pub prev_ts: u64,
+}
+
+pub struct EventView<'a> {
+    pub ev: &'a Event<'a>,
+    pub threads: &'a ThreadTable,
+    pub arch: Arch,
+    pub clock: RunClock,
+    /// For a syscall exit: ns since the same thread's matching entry.
+    latency: Option<u64>,
+    info: OnceCell<String>,
+}
+
+impl<'a> EventView<'a> {
+    pub fn new(ev: &'a Event<'a>, threads: &'a ThreadTable, arch: Arch, clock: RunClock) -> Self {
+        EventView {
+            ev,
+            threads,
+            arch,
+            clock,
+            latency: None,
+            info: OnceCell::new(),
+        }
+    }
+
+    pub fn with_latency(mut self, latency: Option<u64>) -> Self {
+        self.latency = latency;
+        self
+    }
+
+    /// For a syscall exit, the time since its entry on the same thread.
+    pub fn latency(&self) -> Option<u64> {
+        self.latency
+    }
+
+    /// sysdig's `evt.info`: the arguments, `name=value ` each.
+    pub fn info(&self) -> &str {
+        self.info.get_or_init(|| {
+            let mut s = String::new();
+            write_info(self.ev, self.arch, &mut s);
+            s
+        })
+    }
+
+    pub fn type_name(&self) -> Cow<'a, str> {
+        type_name(self.ev, self.arch)
+    }
+
+    /// The value of argument `name` as rendered in `evt.info` (text after `name=` up to
+    /// the next space), the way sysdig's `evt.arg.NAME` reads.
+    pub fn arg(&self, name: &str) -> Option<&str> {
+        self.args().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
+    /// Argument `i` (0-based) of `evt.info`.
+    pub fn arg_at(&self, i: usize) -> Option<&str> {
+        self.args().nth(i).map(|(_, v)| v)
+    }
+
+    fn args(&self) -> impl Iterator<Item = (&str, &str)> {
+        // Values never contain "` name=`" sequences: sysdig renders spaces inside values
+        // as-is, so split on a space followed by a `word=`.
+        split_args(self.info())
+    }
+}
+
+/// Splits `a=1 b=x y c=3 ` into (name, value) pairs; a value runs until the next ` word=`.
+pub fn split_args(info: &str) -> impl Iterator<Item = (&str, &str)> {
+    let mut rest = info.trim_end();
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let eq = rest.find('=')?;
+        let name = &rest[..eq];
+        let after = &rest[eq + 1..];
+        let mut end = after.len();
+        let mut search = 0;
+        while let Some(sp) = after[search..].find(' ') {
+            let at = search + sp;
+            let next = &after[at + 1..];
+            let word_end = next.find(['=', ' ']).unwrap_or(next.len());
+            if word_end > 0 && next[word_end..].starts_with('=') {
+                end = at;
+                break;
+            }
+            search = at + 1;
+        }
+        let value = &after[..end];
+        rest = after.get(end + 1..).unwrap_or("");
+        Some((name, value))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_args;
+
+    #[test]
+    fn args_split_on_names_not_on_every_space() {
+        let v: Vec<_> = split_args("fd=3(<f>/a b) size=10 res=-2(ENOENT) ").collect();
+        assert_eq!(
+            v,
+            vec![("fd", "3(<f>/a b)"), ("size", "10"), ("res", "-2(ENOENT)")]
+        );
+        assert_eq!(split_args("").count(), 0);
+    }
+}

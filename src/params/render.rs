@@ -1,0 +1,483 @@
+//! One parameter's value, rendered the way sysdig 0.29 prints it.
+//!
+//! sysdig keeps two strings per parameter: the raw one (`3`, `4097`, `-2`) and a
+//! resolved one (`<f>/etc/passwd`, `O_RDONLY|O_CLOEXEC`, `ENOENT`). `evt.info`
+//! prints `raw(resolved)` or just `raw`; `evt.arg.X` prints the resolved string
+//! when there is one; `evt.rawarg.X` the plain number. [`ParamValue`] keeps the
+//! same split so all three come from one rendering.
+
+use super::{Fmt, Param, ParamType as T, RenderCtx, Source, StateValue};
+use crate::syscalls::errno_name;
+
+/// The text shown for a value nobody had.
+pub const NA: &str = "<NA>";
+
+/// A rendered parameter.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct ParamValue {
+    /// sysdig's raw string (`3`, `4097`, `/etc/passwd`, `<NA>`).
+    pub raw: String,
+    /// sysdig's resolved string, empty when none (`<f>/etc/passwd`, `ENOENT`).
+    pub resolved: String,
+    /// The numeric value, for `evt.rawarg` and comparisons; `None` for buffers and
+    /// missing values.
+    pub num: Option<i64>,
+}
+
+impl ParamValue {
+    fn missing() -> ParamValue {
+        ParamValue {
+            raw: NA.into(),
+            ..Default::default()
+        }
+    }
+
+    /// The `evt.info` form: `raw(resolved)` or `raw`.
+    pub fn info(&self) -> String {
+        if self.resolved.is_empty() {
+            self.raw.clone()
+        } else {
+            format!("{}({})", self.raw, self.resolved)
+        }
+    }
+
+    /// The `evt.arg.NAME` form: the resolved string if any, else the raw one.
+    pub fn arg(&self) -> &str {
+        if self.resolved.is_empty() {
+            &self.raw
+        } else {
+            &self.resolved
+        }
+    }
+
+    /// The `evt.rawarg.NAME` form: the number in decimal, else the raw string.
+    pub fn rawarg(&self) -> String {
+        self.num.map_or_else(|| self.raw.clone(), |n| n.to_string())
+    }
+}
+
+enum Val<'a> {
+    Int(i64),
+    Bytes(&'a [u8]),
+    Str(&'a str),
+}
+
+fn fetch<'a>(
+    p: &Param,
+    args: Option<&[u64; 6]>,
+    ret: Option<i64>,
+    ctx: &'a dyn RenderCtx,
+) -> Option<Val<'a>> {
+    match p.src {
+        Source::Reg(r) => args.map(|a| Val::Int(a[usize::from(r) % 6] as i64)),
+        Source::Ret => ret.map(Val::Int),
+        Source::Mem(a) => ctx.resolved(usize::from(a)).map(Val::Bytes),
+        Source::MemField { arg, offset, size } => {
+            let b = ctx.resolved(usize::from(arg))?;
+            let b = b.get(usize::from(offset)..usize::from(offset) + usize::from(size))?;
+            let mut v = [0u8; 8];
+            v[..b.len()].copy_from_slice(b);
+            let u = u64::from_le_bytes(v);
+            Some(Val::Int(if size == 4 {
+                i64::from(u as u32 as i32)
+            } else {
+                u as i64
+            }))
+        }
+        Source::Data => ctx.data().map(Val::Bytes),
+        Source::State => match ctx.state(p.name)? {
+            StateValue::Int(i) => Some(Val::Int(i)),
+            StateValue::Bytes(b) => Some(Val::Bytes(b)),
+            StateValue::Str(s) => Some(Val::Str(s)),
+        },
+    }
+}
+
+/// Renders parameter `i` of `list` (the list is needed for an FSRELPATH's dirfd).
+/// `args` are the enter registers, `ret` the exit's return value, either `None`
+/// when unknown.
+pub fn render_param(
+    list: &[Param],
+    i: usize,
+    args: Option<&[u64; 6]>,
+    ret: Option<i64>,
+    ctx: &dyn RenderCtx,
+) -> ParamValue {
+    let p = &list[i];
+    let Some(v) = fetch(p, args, ret, ctx) else {
+        return ParamValue::missing();
+    };
+    match v {
+        Val::Str(s) => ParamValue {
+            raw: s.to_string(),
+            ..Default::default()
+        },
+        Val::Int(n) => render_int(p, n, list, args, ctx),
+        Val::Bytes(b) => render_bytes(p, b, list, args, ret, ctx),
+    }
+}
+
+fn width(t: T) -> u32 {
+    match t {
+        T::Int8 | T::Uint8 | T::Flags8 | T::SigType => 8,
+        T::Int16 | T::Uint16 | T::Flags16 | T::SyscallId => 16,
+        T::Int32 | T::Uint32 | T::Flags32 | T::Mode | T::Uid | T::Gid | T::Fd | T::Pid => 32,
+        _ => 64,
+    }
+}
+
+fn trunc_u(n: i64, bits: u32) -> u64 {
+    if bits >= 64 {
+        n as u64
+    } else {
+        (n as u64) & ((1u64 << bits) - 1)
+    }
+}
+
+fn trunc_i(n: i64, bits: u32) -> i64 {
+    if bits >= 64 {
+        n
+    } else {
+        let s = 64 - bits;
+        (n << s) >> s
+    }
+}
+
+fn number(fmt: Fmt, signed: bool, n: i64, bits: u32) -> String {
+    let u = trunc_u(n, bits);
+    match fmt {
+        Fmt::Hex => format!("{u:X}"),
+        Fmt::Oct if u == 0 => "0".into(),
+        Fmt::Oct => format!("0{u:o}"),
+        _ if signed => trunc_i(n, bits).to_string(),
+        _ => u.to_string(),
+    }
+}
+
+fn render_int(
+    p: &Param,
+    n: i64,
+    list: &[Param],
+    args: Option<&[u64; 6]>,
+    ctx: &dyn RenderCtx,
+) -> ParamValue {
+    let bits = width(p.ty);
+    let mut v = ParamValue::default();
+    match p.ty {
+        T::Fd => {
+            // Registers hold a C int; a return value or state is already 64-bit.
+            let fd = if matches!(p.src, Source::Reg(_) | Source::MemField { .. }) {
+                trunc_i(n, 32)
+            } else {
+                n
+            };
+            v.raw = fd.to_string();
+            v.num = Some(fd);
+            v.resolved = fd_resolved(fd, ctx);
+        }
+        T::Errno => {
+            v.raw = n.to_string();
+            v.num = Some(n);
+            if n < 0 {
+                v.resolved = errno_name(-n).unwrap_or("").to_string();
+            }
+        }
+        T::Pid => {
+            let pid = if matches!(p.src, Source::Reg(_)) {
+                trunc_i(n, 32)
+            } else {
+                n
+            };
+            v.raw = pid.to_string();
+            v.num = Some(pid);
+            v.resolved = ctx.comm(pid).unwrap_or("").to_string();
+        }
+        T::Flags8 | T::Flags16 | T::Flags32 | T::Mode => {
+            let k = trunc_u(n, bits);
+            let ppm = p.flags.and_then(|t| t.ppm_opt(k));
+            let shown = match (ctx.sysdig_flag_numbers(), ppm) {
+                (true, Some(x)) => u64::from(x),
+                _ => k,
+            };
+            v.raw = if p.ty == T::Mode {
+                number(p.fmt, false, shown as i64, bits)
+            } else {
+                shown.to_string()
+            };
+            v.num = Some(shown as i64);
+            if let (Some(t), Some(x)) = (p.flags, ppm) {
+                t.names(x, &mut v.resolved);
+            }
+        }
+        T::SigType => {
+            let s = trunc_u(n, 8);
+            v.raw = s.to_string();
+            v.num = Some(s as i64);
+            v.resolved = super::signal_name(s).unwrap_or("").to_string();
+        }
+        T::RelTime => {
+            // A register (poll's timeout in ms is INT64, not RELTIME): nanoseconds.
+            reltime(n as u64, &mut v);
+        }
+        T::Int8 | T::Int16 | T::Int32 | T::Int64 => {
+            v.raw = number(p.fmt, true, n, bits);
+            v.num = Some(trunc_i(n, bits));
+        }
+        _ => {
+            // Unsigned kinds, UID/GID, SYSCALLID, ABSTIME ...
+            v.raw = number(p.fmt, false, n, bits);
+            v.num = Some(trunc_u(n, bits) as i64);
+        }
+    }
+    let _ = (list, args);
+    v
+}
+
+fn fd_resolved(fd: i64, ctx: &dyn RenderCtx) -> String {
+    if fd >= 0 {
+        ctx.fd(fd).map_or_else(String::new, |f| {
+            let mut s = String::from("<");
+            s.push(f.type_char);
+            if let Some(c) = f.l4 {
+                s.push(c);
+            }
+            s.push('>');
+            s.push_str(f.name);
+            s
+        })
+    } else if fd == -100 {
+        "AT_FDCWD".into()
+    } else {
+        errno_name(-fd).unwrap_or("").to_string()
+    }
+}
+
+fn reltime(ns: u64, v: &mut ParamValue) {
+    if ns == u64::MAX {
+        v.raw = "none".into();
+        return;
+    }
+    v.raw = ns.to_string();
+    v.num = Some(ns as i64);
+    v.resolved = format!("{}s", fmt_g(ns as f64 / 1e9));
+}
+
+/// C's `%lg` (six significant digits, no trailing zeros).
+fn fmt_g(x: f64) -> String {
+    if x == 0.0 {
+        return "0".into();
+    }
+    let exp = x.abs().log10().floor() as i32;
+    if !(-5..6).contains(&exp) {
+        let s = format!("{:.5e}", x);
+        let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+        let m = m.trim_end_matches('0').trim_end_matches('.');
+        let e: i32 = e.parse().unwrap_or(0);
+        return format!("{m}e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs());
+    }
+    let decimals = (5 - exp).max(0) as usize;
+    let s = format!("{:.*}", decimals, x);
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+fn cstr(b: &[u8]) -> &[u8] {
+    b.iter().position(|&c| c == 0).map_or(b, |n| &b[..n])
+}
+
+fn render_bytes(
+    p: &Param,
+    b: &[u8],
+    list: &[Param],
+    args: Option<&[u64; 6]>,
+    ret: Option<i64>,
+    ctx: &dyn RenderCtx,
+) -> ParamValue {
+    let mut v = ParamValue::default();
+    match p.ty {
+        T::FsPath | T::FsRelPath => {
+            let path = String::from_utf8_lossy(cstr(b)).into_owned();
+            if !path.is_empty() && !path.starts_with('/') && path != NA {
+                let base = if p.ty == T::FsRelPath {
+                    p.dirfd
+                        .and_then(|d| dirfd_base(list, usize::from(d), args, ret, ctx))
+                } else {
+                    ctx.cwd().map(str::to_string)
+                };
+                if let Some(base) = base {
+                    v.resolved = concat_path(&base, &path);
+                }
+            }
+            v.raw = path;
+        }
+        T::CharBuf => v.raw = String::from_utf8_lossy(cstr(b)).into_owned(),
+        T::ByteBuf => {
+            let b = &b[..b.len().min(ctx.snaplen())];
+            let mut s: String = b
+                .iter()
+                .map(|&c| {
+                    if (0x20..0x7f).contains(&c) {
+                        c as char
+                    } else {
+                        '.'
+                    }
+                })
+                .collect();
+            let max = ctx.max_output_len();
+            if max != 0 && s.len() > max {
+                s.truncate(max.saturating_sub(3));
+                s.push_str("...");
+            }
+            v.raw = s;
+        }
+        T::SockAddr => v.raw = sockaddr(b).unwrap_or_else(|| NA.into()),
+        T::RelTime => match (b.get(..8), b.get(8..16)) {
+            (Some(s), Some(ns)) => {
+                let s = i64::from_le_bytes(s.try_into().unwrap_or_default());
+                let ns = i64::from_le_bytes(ns.try_into().unwrap_or_default());
+                reltime(
+                    (s.saturating_mul(1_000_000_000).saturating_add(ns)) as u64,
+                    &mut v,
+                );
+            }
+            _ => v.raw = NA.into(),
+        },
+        T::FdList => {
+            // struct pollfd { int fd; short events; short revents; }
+            let exit = list.first().is_some_and(|q| q.src == Source::Ret);
+            let mut parts = Vec::new();
+            for c in b.chunks_exact(8) {
+                let fd = i64::from(i32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+                let ev = if exit { [c[6], c[7]] } else { [c[4], c[5]] };
+                let ev = u16::from_le_bytes(ev);
+                let ev = if ctx.sysdig_flag_numbers() {
+                    super::poll_ppm(ev)
+                } else {
+                    ev
+                };
+                let tc = ctx.fd(fd).map_or('?', |f| f.type_char);
+                parts.push(format!("{fd}:{tc}{ev:x}"));
+            }
+            v.raw = parts.join(" ");
+        }
+        _ => {
+            // A scalar given as bytes (state): little-endian.
+            let mut a = [0u8; 8];
+            let n = b.len().min(8);
+            a[..n].copy_from_slice(&b[..n]);
+            return render_int(p, i64::from_le_bytes(a), list, args, ctx);
+        }
+    }
+    v
+}
+
+fn dirfd_base(
+    list: &[Param],
+    d: usize,
+    args: Option<&[u64; 6]>,
+    ret: Option<i64>,
+    ctx: &dyn RenderCtx,
+) -> Option<String> {
+    let q = list.get(d)?;
+    let Val::Int(n) = fetch(q, args, ret, ctx)? else {
+        return None;
+    };
+    let fd = trunc_i(n, 32);
+    if fd == -100 {
+        ctx.cwd().map(str::to_string)
+    } else {
+        ctx.fd(fd).map(|f| f.name.to_string())
+    }
+}
+
+/// `base` + `rel`, with `.` and `..` resolved lexically (as sysdig does).
+pub fn concat_path(base: &str, rel: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in base.split('/').chain(rel.split('/')) {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+/// A `struct sockaddr` as sysdig shows it: `1.2.3.4:80`, `[::1]:80` style without
+/// brackets (`::1:80`), a unix path, or `None` for other families.
+pub fn sockaddr(b: &[u8]) -> Option<String> {
+    let fam = u16::from_le_bytes([*b.first()?, *b.get(1)?]);
+    match fam {
+        2 => {
+            let port = u16::from_be_bytes([*b.get(2)?, *b.get(3)?]);
+            let a = b.get(4..8)?;
+            Some(format!("{}.{}.{}.{}:{port}", a[0], a[1], a[2], a[3]))
+        }
+        10 => {
+            let port = u16::from_be_bytes([*b.get(2)?, *b.get(3)?]);
+            let a: [u8; 16] = b.get(8..24)?.try_into().ok()?;
+            let ip = std::net::Ipv6Addr::from(a);
+            Some(match ip.to_ipv4_mapped() {
+                Some(v4) => format!("{v4}:{port}"),
+                None => format!("{ip}:{port}"),
+            })
+        }
+        1 => {
+            let p = b.get(2..).unwrap_or(&[]);
+            if p.first() == Some(&0) && p.len() > 1 {
+                // abstract socket: sysdig shows the name after the NUL with '@'
+                Some(format!("@{}", String::from_utf8_lossy(cstr(&p[1..]))))
+            } else {
+                Some(String::from_utf8_lossy(cstr(p)).into_owned())
+            }
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn g_format() {
+        assert_eq!(fmt_g(1.5), "1.5");
+        assert_eq!(fmt_g(0.001), "0.001");
+        assert_eq!(fmt_g(2.0), "2");
+        assert_eq!(fmt_g(0.000001), "1e-06");
+        assert_eq!(fmt_g(1.0 / 3.0), "0.333333");
+    }
+
+    #[test]
+    fn paths() {
+        assert_eq!(concat_path("/home/u", "x/../y"), "/home/u/y");
+        assert_eq!(concat_path("/", "./a"), "/a");
+        assert_eq!(concat_path("/a/b", "../../.."), "/");
+    }
+
+    #[test]
+    fn sockaddrs() {
+        let mut v4 = vec![2u8, 0, 0, 80, 127, 0, 0, 1];
+        v4.extend([0; 8]);
+        assert_eq!(sockaddr(&v4).as_deref(), Some("127.0.0.1:80"));
+        let mut un = vec![1u8, 0];
+        un.extend(b"/run/x.sock\0junk");
+        assert_eq!(sockaddr(&un).as_deref(), Some("/run/x.sock"));
+        assert_eq!(sockaddr(&[2, 0, 0]), None);
+        assert_eq!(sockaddr(&[]), None);
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(number(Fmt::Hex, false, 0x7fad48782000, 64), "7FAD48782000");
+        assert_eq!(number(Fmt::Oct, false, 0o644, 32), "0644");
+        assert_eq!(number(Fmt::Oct, false, 0, 32), "0");
+        assert_eq!(number(Fmt::Dec, true, 0xffff_ffff, 32), "-1");
+        assert_eq!(number(Fmt::Na, false, -1, 32), "4294967295");
+    }
+}

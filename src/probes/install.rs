@@ -1,0 +1,715 @@
+//! Creating and removing the probe events in tracefs (the I/O edge of `probes`).
+//!
+//! Tiers are tried in order and detected by trying, never by kernel version:
+//! 1. event probes (`dynamic_events`, `e:` lines, 5.15+) on `syscalls:sys_enter_*`, one per
+//!    system call with a path or address argument, fetching it with `ustring` inside the
+//!    call — exact, and nothing to find in user space;
+//! 2. uprobes (`uprobe_events`, 3.5+) on the C libraries' path-taking functions (the
+//!    [`catalog`](super::catalog)), for the calls no event probe covers.
+//!
+//! Every event goes into the group `tpdig_<our pid>`. A tpdig that was killed leaves its
+//! group behind; at start, groups `tpdig_<pid>` whose pid is not alive are removed. The
+//! [`ProbeSet`] removes its own events in [`ProbeSet::remove`], and in `Drop` as a safety
+//! net. The kernel refuses (EBUSY) to remove an event that a perf fd still has open, so the
+//! perf engine must be closed first.
+//!
+//! Libraries are found in the running processes' `/proc/<pid>/maps` (through
+//! `/proc/<pid>/root` so a container's own C library is found too) and at the usual
+//! paths, deduplicated by device and inode. A uprobe pins the inode, so a library found
+//! through a process that then exits stays probed. Static executables (no C library
+//! mapped) are probed only when named in [`ProbeOptions::objects`] or traced by pid.
+//! Functions that share an address (`open`/`open64`) are probed once, under the first
+//! catalog name.
+
+use super::catalog::{self, ValueKind};
+use super::elf::Elf;
+use super::record::{Binding, DecoderError, ProbeDecoder, Source, field_names};
+use super::resolver::Resolver;
+use crate::syscalls::Arch;
+use crate::tracefs::{EventFormat, Tracefs};
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::io::{self, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+/// Which kinds of probe may be created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tiers {
+    pub eprobe: bool,
+    pub uprobe: bool,
+}
+
+impl Default for Tiers {
+    fn default() -> Tiers {
+        Tiers {
+            eprobe: true,
+            uprobe: true,
+        }
+    }
+}
+
+/// What to probe.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProbeOptions {
+    pub tiers: Tiers,
+    /// Probe the lookup set (stat family, access…) too.
+    pub lookups: bool,
+    /// Tracing these processes only: their own executables and libraries are probed (and
+    /// the lookup set with them), and the perf events may be opened bound to these tasks
+    /// (see [`ProbeSet::task_bound`]).
+    pub pids: Option<Vec<u32>>,
+    /// Extra objects to probe (static executables, other C libraries).
+    pub objects: Vec<PathBuf>,
+}
+
+/// One created probe event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbeEvent {
+    pub system: String,
+    pub name: String,
+    pub id: u32,
+    /// The definition line written.
+    pub definition: String,
+    pub source: Source,
+    /// The object probed (uprobes).
+    pub object: Option<PathBuf>,
+}
+
+/// Something that could not be probed (reported with `-v`, not fatal).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    pub what: String,
+    pub why: String,
+}
+
+/// Installation failed as a whole.
+#[derive(Debug)]
+pub enum InstallError {
+    /// No probe tier is available (neither `dynamic_events` eprobes nor `uprobe_events`).
+    Unavailable(Vec<Skipped>),
+    Io {
+        path: PathBuf,
+        source: io::Error,
+    },
+    Decoder(DecoderError),
+}
+
+impl fmt::Display for InstallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InstallError::Unavailable(s) => {
+                write!(f, "no probe events available")?;
+                for x in s.iter().take(3) {
+                    write!(f, "; {}: {}", x.what, x.why)?;
+                }
+                Ok(())
+            }
+            InstallError::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            InstallError::Decoder(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for InstallError {}
+
+/// The probe events of this run.
+pub struct ProbeSet {
+    root: PathBuf,
+    group: String,
+    events: Vec<ProbeEvent>,
+    decoders: Vec<ProbeDecoder>,
+    skipped: Vec<Skipped>,
+    stale_removed: Vec<String>,
+    task_bound: Option<Vec<u32>>,
+    removed: bool,
+}
+
+const UPROBE_EVENTS: &str = "uprobe_events";
+const DYNAMIC_EVENTS: &str = "dynamic_events";
+
+/// The group of this process's events.
+pub fn group_name(pid: u32) -> String {
+    format!("tpdig_{pid}")
+}
+
+/// Appends one line to a tracefs control file (never truncating it: opening
+/// `uprobe_events` with O_TRUNC deletes every uprobe on the machine).
+fn append(path: &Path, line: &str) -> io::Result<()> {
+    let mut f = std::fs::OpenOptions::new().append(true).open(path)?;
+    f.write_all(format!("{line}\n").as_bytes())
+}
+
+/// `(file, group, event)` of every dynamic event line in `text` (`p:g/e …`, `e:g/e …`).
+pub fn parse_event_list(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|l| {
+            let head = l.split_whitespace().next()?;
+            let (_, name) = head.split_once(':')?;
+            let (g, e) = name.split_once('/')?;
+            Some((g.to_string(), e.to_string()))
+        })
+        .collect()
+}
+
+/// The pid in a group name `tpdig_<pid>`.
+pub fn group_pid(group: &str) -> Option<u32> {
+    group.strip_prefix("tpdig_")?.parse().ok()
+}
+
+fn pid_alive(pid: u32) -> bool {
+    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None) {
+        Ok(()) => true,
+        Err(e) => e != nix::errno::Errno::ESRCH,
+    }
+}
+
+/// Removes the events of `tpdig_<pid>` groups whose pid is dead (or `pid == only`, when
+/// given, alive or not: tests). Returns `group/event` of what was removed.
+pub fn remove_stale(root: &Path, only: Option<u32>) -> Vec<String> {
+    let mut removed = Vec::new();
+    for file in [UPROBE_EVENTS, DYNAMIC_EVENTS, "kprobe_events"] {
+        let path = root.join(file);
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        for (g, e) in parse_event_list(&text) {
+            let Some(pid) = group_pid(&g) else { continue };
+            let stale = match only {
+                Some(p) => p == pid,
+                None => pid != std::process::id() && !pid_alive(pid),
+            };
+            if stale && append(&path, &format!("-:{g}/{e}")).is_ok() {
+                removed.push(format!("{g}/{e}"));
+            }
+        }
+    }
+    removed
+}
+
+/// Whether `name` looks like a C library (glibc, musl).
+fn is_c_library(path: &str) -> bool {
+    let base = path.rsplit('/').next().unwrap_or(path);
+    base.starts_with("libc.so")
+        || (base.starts_with("libc-2.") && base.ends_with(".so"))
+        || base.starts_with("libc.musl-")
+        || base.starts_with("ld-musl-")
+}
+
+/// Where to look besides the running processes.
+const WELL_KNOWN: &[&str] = &[
+    "/lib/x86_64-linux-gnu/libc.so.6",
+    "/usr/lib/x86_64-linux-gnu/libc.so.6",
+    "/lib64/libc.so.6",
+    "/usr/lib64/libc.so.6",
+    "/usr/lib/libc.so.6",
+    "/lib/libc.so.6",
+    "/lib/aarch64-linux-gnu/libc.so.6",
+    "/lib/ld-musl-x86_64.so.1",
+    "/lib/ld-musl-aarch64.so.1",
+];
+
+/// Objects to probe: C libraries mapped by running processes (all, or `pids`' only), the
+/// well-known paths (system-wide only), `pids`' executables, and `extra`; deduplicated by
+/// (device, inode), first path kept.
+pub fn find_objects(pids: Option<&[u32]>, extra: &[PathBuf]) -> Vec<PathBuf> {
+    let mut seen: HashSet<(u64, u64)> = HashSet::new();
+    let mut out = Vec::new();
+    let mut add = |p: PathBuf, out: &mut Vec<PathBuf>| {
+        if let Ok(m) = std::fs::metadata(&p)
+            && m.is_file()
+            && seen.insert((m.dev(), m.ino()))
+        {
+            out.push(p);
+        }
+    };
+    for p in extra {
+        add(p.clone(), &mut out);
+    }
+    let all: Vec<u32>;
+    let scan: &[u32] = match pids {
+        Some(p) => p,
+        None => {
+            all = std::fs::read_dir("/proc")
+                .map(|d| {
+                    d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                        .collect()
+                })
+                .unwrap_or_default();
+            &all
+        }
+    };
+    if pids.is_none() {
+        for p in WELL_KNOWN {
+            add(PathBuf::from(p), &mut out);
+        }
+    }
+    for &pid in scan {
+        if pids.is_some()
+            && let Ok(exe) = std::fs::read_link(format!("/proc/{pid}/exe"))
+        {
+            add(
+                PathBuf::from(format!("/proc/{pid}/root{}", exe.display())),
+                &mut out,
+            );
+        }
+        let Ok(maps) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else {
+            continue;
+        };
+        let mut libs: Vec<&str> = maps
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(5))
+            .filter(|p| p.starts_with('/') && is_c_library(p))
+            .collect();
+        libs.dedup();
+        for lib in libs {
+            // Our own view first (a readable path for -v), the process's root otherwise.
+            let own = PathBuf::from(lib);
+            let theirs = PathBuf::from(format!("/proc/{pid}/root{lib}"));
+            match (std::fs::metadata(&own), std::fs::metadata(&theirs)) {
+                (Ok(a), Ok(b)) if (a.dev(), a.ino()) == (b.dev(), b.ino()) => add(own, &mut out),
+                (_, Ok(_)) => add(theirs, &mut out),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// Fetch args text for a value read through `base` (a register or `$field`). `user`:
+/// memory dereferences need the `u` prefix (kernel-side probes reading user memory).
+fn fetch_args(name: &str, kind: ValueKind, base: &str, user: bool) -> String {
+    let u = if user { "u" } else { "" };
+    match kind {
+        ValueKind::Path => format!("{name}=+{u}0({base}):ustring"),
+        ValueKind::SockAddr => {
+            let n = field_names(name, kind);
+            format!(
+                "{}=+{u}0({base}):u64 {}=+{u}8({base}):u64 {}=+{u}16({base}):u64 {}=+{u}24({base}):u64 {}=+{u}2({base}):ustring",
+                n[0], n[1], n[2], n[3], n[4]
+            )
+        }
+    }
+}
+
+/// What the catalog says syscall `sc` argument `arg` is, when some selected function
+/// covers it.
+fn covered_kind(sc: &str, arg: usize, lookups: bool) -> Option<ValueKind> {
+    catalog::selected(lookups).find_map(|f| {
+        let t = f.targets.iter().find(|t| t.syscall == sc)?;
+        let i = t.args.iter().position(|&a| a == arg)?;
+        Some(f.args[i].kind)
+    })
+}
+
+impl ProbeSet {
+    /// Creates the probe events (see the module header). Fails only when no tier works.
+    pub fn install(tracefs: &Tracefs, opts: &ProbeOptions) -> Result<ProbeSet, InstallError> {
+        let root = tracefs.root().to_path_buf();
+        let group = group_name(std::process::id());
+        let stale_removed = remove_stale(&root, None);
+        let lookups = opts.lookups || opts.pids.is_some();
+        let mut set = ProbeSet {
+            root: root.clone(),
+            group,
+            events: Vec::new(),
+            decoders: Vec::new(),
+            skipped: Vec::new(),
+            stale_removed,
+            task_bound: opts.pids.clone(),
+            removed: false,
+        };
+        let mut eprobed: HashSet<String> = HashSet::new();
+        if opts.tiers.eprobe {
+            set.install_eprobes(tracefs, lookups, &mut eprobed)?;
+        }
+        if opts.tiers.uprobe {
+            set.install_uprobes(tracefs, opts, lookups, &eprobed)?;
+        }
+        if set.events.is_empty() {
+            return Err(InstallError::Unavailable(std::mem::take(&mut set.skipped)));
+        }
+        Ok(set)
+    }
+
+    /// Reads the format of an event just created and records it.
+    fn adopt(
+        &mut self,
+        tracefs: &Tracefs,
+        name: &str,
+        definition: String,
+        source: Source,
+        object: Option<PathBuf>,
+        values: &[(&str, ValueKind)],
+        bindings: Vec<Binding>,
+    ) -> Result<(), InstallError> {
+        let text = tracefs
+            .read_format(&self.group, name)
+            .map_err(|e| InstallError::Io {
+                path: tracefs.format_path(&self.group, name),
+                source: io::Error::other(e.to_string()),
+            })?;
+        let format = EventFormat::parse(&text).map_err(|e| InstallError::Io {
+            path: tracefs.format_path(&self.group, name),
+            source: io::Error::new(io::ErrorKind::InvalidData, e.to_string()),
+        })?;
+        let full = format!("{}:{name}", self.group);
+        let d = ProbeDecoder::new(&full, &format, source, values, bindings)
+            .map_err(InstallError::Decoder)?;
+        self.events.push(ProbeEvent {
+            system: self.group.clone(),
+            name: name.to_string(),
+            id: format.id,
+            definition,
+            source,
+            object,
+        });
+        self.decoders.push(d);
+        Ok(())
+    }
+
+    fn install_eprobes(
+        &mut self,
+        tracefs: &Tracefs,
+        lookups: bool,
+        done: &mut HashSet<String>,
+    ) -> Result<(), InstallError> {
+        let path = self.root.join(DYNAMIC_EVENTS);
+        if !path.exists() {
+            self.skipped.push(Skipped {
+                what: "event probes".into(),
+                why: format!("no {}", path.display()),
+            });
+            return Ok(());
+        }
+        let mut syscalls: Vec<&str> = catalog::selected(lookups)
+            .flat_map(|f| f.targets.iter().map(|t| t.syscall))
+            .collect();
+        syscalls.sort();
+        syscalls.dedup();
+        for sc in syscalls {
+            let ev = format!("sys_enter_{sc}");
+            let Ok(text) = tracefs.read_format("syscalls", &ev) else {
+                continue;
+            };
+            let Ok(fmt) = EventFormat::parse(&text) else {
+                continue;
+            };
+            // Syscall event fields after __syscall_nr are the arguments in order.
+            let argf: Vec<_> = fmt
+                .fields
+                .iter()
+                .filter(|f| f.name != "__syscall_nr")
+                .collect();
+            let mut parts = Vec::new();
+            let mut names = Vec::new();
+            let mut args = Vec::new();
+            for (i, f) in argf.iter().enumerate() {
+                let Some(kind) = covered_kind(sc, i, lookups) else {
+                    continue;
+                };
+                let vname = format!("a{i}");
+                parts.push(fetch_args(&vname, kind, &format!("${}", f.name), true));
+                names.push((vname, kind));
+                args.push(i);
+            }
+            if parts.is_empty() {
+                continue;
+            }
+            let name = sc.to_string();
+            let def = format!("e:{}/{name} syscalls/{ev} {}", self.group, parts.join(" "));
+            if let Err(e) = append(&path, &def) {
+                self.skipped.push(Skipped {
+                    what: format!("event probe on syscalls:{ev}"),
+                    why: e.to_string(),
+                });
+                // EINVAL/ENOENT on the first one: the kernel has no event probes.
+                if done.is_empty() {
+                    return Ok(());
+                }
+                continue;
+            }
+            let values: Vec<(&str, ValueKind)> =
+                names.iter().map(|(n, k)| (n.as_str(), *k)).collect();
+            let binding = Binding {
+                syscall: sc.to_string(),
+                args,
+            };
+            self.adopt(
+                tracefs,
+                &name,
+                def,
+                Source::Eprobe,
+                None,
+                &values,
+                vec![binding],
+            )?;
+            done.insert(sc.to_string());
+        }
+        Ok(())
+    }
+
+    fn install_uprobes(
+        &mut self,
+        tracefs: &Tracefs,
+        opts: &ProbeOptions,
+        lookups: bool,
+        eprobed: &HashSet<String>,
+    ) -> Result<(), InstallError> {
+        let path = self.root.join(UPROBE_EVENTS);
+        if !path.exists() {
+            self.skipped.push(Skipped {
+                what: "uprobes".into(),
+                why: format!("no {}", path.display()),
+            });
+            return Ok(());
+        }
+        let arch = Arch::native();
+        let fns: Vec<_> = catalog::selected(lookups)
+            .filter(|f| !f.targets.iter().all(|t| eprobed.contains(t.syscall)))
+            .collect();
+        if fns.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<&str> = fns.iter().map(|f| f.func).collect();
+        let objects = find_objects(opts.pids.as_deref(), &opts.objects);
+        for (n, obj) in objects.iter().enumerate() {
+            let bytes = match std::fs::read(obj) {
+                Ok(b) => b,
+                Err(e) => {
+                    self.skip(obj, e.to_string());
+                    continue;
+                }
+            };
+            let sites = match Elf::parse(&bytes).and_then(|e| e.functions(&names)) {
+                Ok(s) => s,
+                Err(e) => {
+                    self.skip(obj, e.to_string());
+                    continue;
+                }
+            };
+            let mut offsets = HashSet::new();
+            for site in sites {
+                if !offsets.insert(site.offset) {
+                    continue; // an alias of a function already probed
+                }
+                let Some(f) = catalog::by_name(&site.name) else {
+                    continue;
+                };
+                let mut parts = Vec::new();
+                for a in f.args {
+                    let Some(reg) = catalog::arg_register(arch, a.index) else {
+                        continue;
+                    };
+                    parts.push(fetch_args(a.name, a.kind, reg, false));
+                }
+                if parts.len() != f.args.len() {
+                    continue;
+                }
+                let name = format!("{}_{n}", f.func);
+                let def = format!(
+                    "p:{}/{name} {}:{:#x} {}",
+                    self.group,
+                    obj.display(),
+                    site.offset,
+                    parts.join(" ")
+                );
+                if let Err(e) = append(&path, &def) {
+                    self.skipped.push(Skipped {
+                        what: format!("uprobe {} in {}", f.func, obj.display()),
+                        why: e.to_string(),
+                    });
+                    continue;
+                }
+                let values: Vec<(&str, ValueKind)> =
+                    f.args.iter().map(|a| (a.name, a.kind)).collect();
+                let bindings = f
+                    .targets
+                    .iter()
+                    .map(|t| Binding {
+                        syscall: t.syscall.to_string(),
+                        args: t.args.to_vec(),
+                    })
+                    .collect();
+                self.adopt(
+                    tracefs,
+                    &name,
+                    def,
+                    Source::Uprobe { func: f.func },
+                    Some(obj.clone()),
+                    &values,
+                    bindings,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    fn skip(&mut self, obj: &Path, why: String) {
+        self.skipped.push(Skipped {
+            what: obj.display().to_string(),
+            why,
+        });
+    }
+
+    /// `(system, name)` of every event, for the engine to open per CPU.
+    pub fn tracepoints(&self) -> Vec<(String, String)> {
+        self.events
+            .iter()
+            .map(|e| (e.system.clone(), e.name.clone()))
+            .collect()
+    }
+
+    pub fn events(&self) -> &[ProbeEvent] {
+        &self.events
+    }
+
+    /// The group name (`tpdig_<pid>`).
+    pub fn group(&self) -> &str {
+        &self.group
+    }
+
+    /// A resolver that knows every event of this set.
+    pub fn resolver(&self) -> Resolver {
+        Resolver::new(self.decoders.clone())
+    }
+
+    pub fn decoders(&self) -> &[ProbeDecoder] {
+        &self.decoders
+    }
+
+    pub fn skipped(&self) -> &[Skipped] {
+        &self.skipped
+    }
+
+    /// Events of dead tpdig runs removed at start.
+    pub fn stale_removed(&self) -> &[String] {
+        &self.stale_removed
+    }
+
+    /// When set, the uprobe events may be opened bound to these tasks
+    /// (`perf_event_open(pid, cpu = -1)`, inherit) instead of per CPU: the kernel then
+    /// inserts breakpoints only in those processes. Event probes are kernel-side and are
+    /// opened per CPU as usual.
+    pub fn task_bound(&self) -> Option<&[u32]> {
+        self.task_bound.as_deref()
+    }
+
+    /// Lines for `-v`: which probes are active, per source and object.
+    pub fn summary(&self) -> Vec<String> {
+        let mut per: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+        for e in &self.events {
+            let key = match (&e.source, &e.object) {
+                (Source::Uprobe { .. }, Some(o)) => format!("uprobes in {}", o.display()),
+                (s, _) => format!("{s}s"),
+            };
+            per.entry(key).or_default().push(&e.name);
+        }
+        let mut out: Vec<String> = per
+            .into_iter()
+            .map(|(k, v)| format!("{k}: {} ({})", v.len(), v.join(" ")))
+            .collect();
+        for s in &self.skipped {
+            out.push(format!("not probed: {}: {}", s.what, s.why));
+        }
+        for s in &self.stale_removed {
+            out.push(format!("removed stale probe event {s}"));
+        }
+        out
+    }
+
+    /// Deletes every event of this set. The perf fds on them must be closed first (the
+    /// kernel answers EBUSY otherwise). Errors name the first event that stayed.
+    pub fn remove(&mut self) -> io::Result<()> {
+        let mut first: Option<io::Error> = None;
+        for e in self.events.iter().rev() {
+            let file = match e.source {
+                Source::Uprobe { .. } => UPROBE_EVENTS,
+                _ => DYNAMIC_EVENTS,
+            };
+            if let Err(err) = append(&self.root.join(file), &format!("-:{}/{}", e.system, e.name)) {
+                // Already gone is fine.
+                if err.raw_os_error() != Some(libc::ENOENT) && first.is_none() {
+                    first = Some(io::Error::new(
+                        err.kind(),
+                        format!("removing {}:{}: {err}", e.system, e.name),
+                    ));
+                }
+            }
+        }
+        self.removed = true;
+        match first {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for ProbeSet {
+    fn drop(&mut self) {
+        if !self.removed {
+            let _ = self.remove();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_lists_and_group_pids() {
+        let text = "p:tpdig_42/open64_0 /lib/libc.so.6:0x00000000000f7fc0 path=+0(%di):ustring\n\
+                    e:tpdig_7/openat syscalls.sys_enter_openat a1=+u0($filename):ustring\n\
+                    r:other/x foo\n";
+        let l = parse_event_list(text);
+        assert_eq!(
+            l,
+            vec![
+                ("tpdig_42".into(), "open64_0".into()),
+                ("tpdig_7".into(), "openat".into()),
+                ("other".into(), "x".into())
+            ]
+        );
+        assert_eq!(group_pid("tpdig_42"), Some(42));
+        assert_eq!(group_pid("other"), None);
+        assert_eq!(group_pid("tpdig_x"), None);
+    }
+
+    #[test]
+    fn fetch_args_text() {
+        assert_eq!(
+            fetch_args("path", ValueKind::Path, "%di", false),
+            "path=+0(%di):ustring"
+        );
+        assert_eq!(
+            fetch_args("a1", ValueKind::Path, "$filename", true),
+            "a1=+u0($filename):ustring"
+        );
+        let s = fetch_args("addr", ValueKind::SockAddr, "%si", false);
+        assert!(
+            s.starts_with("addr_0=+0(%si):u64 addr_1=+8(%si):u64"),
+            "{s}"
+        );
+        assert!(s.ends_with("addr_un=+2(%si):ustring"), "{s}");
+    }
+
+    #[test]
+    fn c_library_names() {
+        assert!(is_c_library("/usr/lib/x86_64-linux-gnu/libc.so.6"));
+        assert!(is_c_library("/lib/libc-2.17.so"));
+        assert!(is_c_library("/lib/ld-musl-x86_64.so.1"));
+        assert!(!is_c_library("/usr/lib/libcap.so.2"));
+        assert!(!is_c_library("/usr/lib/libcrypt.so.1"));
+    }
+
+    #[test]
+    fn covered_kinds_follow_the_catalog() {
+        assert_eq!(covered_kind("openat", 1, false), Some(ValueKind::Path));
+        assert_eq!(covered_kind("openat", 0, false), None);
+        assert_eq!(covered_kind("connect", 1, false), Some(ValueKind::SockAddr));
+        assert_eq!(covered_kind("newfstatat", 1, false), None);
+        assert_eq!(covered_kind("newfstatat", 1, true), Some(ValueKind::Path));
+        assert_eq!(covered_kind("renameat2", 3, false), Some(ValueKind::Path));
+    }
+}

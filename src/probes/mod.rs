@@ -1,0 +1,26 @@
+//! Arguments that live in user memory, read inside the traced call.
+//!
+//! `raw_syscalls` records carry pointers; reading the memory behind them later returns
+//! wrong but plausible values (the buffer was reused). So names are fetched by probe
+//! events that fire *in* the call (event probes on `syscalls:sys_enter_*`) or just before
+//! it (uprobes on the C library's path-taking functions), and tied to the call by thread.
+//! See DESIGN.md, "Arguments that live in user memory".
+//!
+//! - [`elf`]: symbol → file offset, from ELF bytes (no I/O).
+//! - [`catalog`]: which functions, which arguments, which system calls they stand for.
+//! - [`install`]: creating and removing the probe events in tracefs (the I/O edge).
+//! - [`record`]: decoding a probe event's records by its format (no I/O).
+//! - [`resolver`]: attaching decoded values to the right call of the right thread.
+//! - [`sockaddr`]: socket addresses fetched as raw bytes, decoded.
+
+pub mod catalog;
+pub mod elf;
+pub mod install;
+pub mod record;
+pub mod resolver;
+pub mod sockaddr;
+
+pub use install::{InstallError, ProbeEvent, ProbeOptions, ProbeSet, Skipped, Tiers};
+pub use record::{Binding, ProbeDecoder, ProbeHit, Source, Value};
+pub use resolver::{Resolved, ResolvedValue, Resolver, Stats};
+pub use sockaddr::SockAddr;

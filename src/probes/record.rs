@@ -1,0 +1,278 @@
+//! Decoding one probe event's records into values, driven by its format file.
+//!
+//! Installation knows, for each probe event it created, which fetch args it wrote
+//! (names, kinds) and which system calls they stand for; the kernel's format file says
+//! where each arg landed in the record. [`ProbeDecoder`] joins the two once, at start-up,
+//! so a record is decoded by indexing. No I/O.
+//!
+//! A string fetch that faulted leaves an empty `__data_loc` payload (a real empty string
+//! still has its NUL), so "absent" and "empty" stay distinct: a faulted fetch is no value.
+
+use super::catalog::ValueKind;
+use super::sockaddr::SockAddr;
+use crate::tracefs::{EventFormat, Field, FieldKind};
+use std::fmt;
+
+/// Where a value came from, for `-v` counts and for marking output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Source {
+    /// A field the kernel's own tracepoint carries (`sched_process_exec` filename…).
+    KernelField,
+    /// An event probe on `syscalls:sys_enter_*`.
+    Eprobe,
+    /// A kprobe (e.g. on `getname_flags`).
+    Kprobe,
+    /// A uprobe on a C library function.
+    Uprobe { func: &'static str },
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::KernelField => f.write_str("kernel field"),
+            Source::Eprobe => f.write_str("event probe"),
+            Source::Kprobe => f.write_str("kprobe"),
+            Source::Uprobe { func } => write!(f, "uprobe {func}"),
+        }
+    }
+}
+
+/// One fetched value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    /// Path bytes, without the NUL.
+    Path(Vec<u8>),
+    /// A socket address in [`SockAddr::join`]'s layout; decode with [`SockAddr::decode`].
+    SockAddr(Vec<u8>),
+}
+
+impl Value {
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Value::Path(b) | Value::SockAddr(b) => b,
+        }
+    }
+
+    pub fn sockaddr(&self) -> Option<SockAddr> {
+        match self {
+            Value::SockAddr(b) => SockAddr::decode(b),
+            Value::Path(_) => None,
+        }
+    }
+}
+
+/// A system call a probe's values belong to, with the syscall argument index of each
+/// value (`args[i]` for value `i`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Binding {
+    pub syscall: String,
+    pub args: Vec<usize>,
+}
+
+/// The decoded values of one probe record, by value index (None: the fetch faulted).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbeHit {
+    /// Index of the probe in the resolver's table.
+    pub probe: usize,
+    pub values: Vec<Option<Value>>,
+}
+
+/// How one value is laid out in the record.
+#[derive(Clone, Debug)]
+enum Slot {
+    Path(Field),
+    /// Four u64 fields (32 raw bytes) and the `sun_path` string.
+    Sock([Field; 4], Field),
+}
+
+/// Reads one probe event's records.
+#[derive(Clone, Debug)]
+pub struct ProbeDecoder {
+    pub source: Source,
+    /// `group:event`, for messages.
+    pub event: String,
+    pub id: u32,
+    slots: Vec<Slot>,
+    pub bindings: Vec<Binding>,
+}
+
+/// The format lacks a field the probe definition wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecoderError {
+    pub event: String,
+    pub field: String,
+}
+
+impl fmt::Display for DecoderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "probe event {}: format has no usable field '{}'",
+            self.event, self.field
+        )
+    }
+}
+
+impl std::error::Error for DecoderError {}
+
+/// Field names a value of `kind` named `name` occupies in the probe's format (the same
+/// names installation writes in the definition).
+pub fn field_names(name: &str, kind: ValueKind) -> Vec<String> {
+    match kind {
+        ValueKind::Path => vec![name.to_string()],
+        ValueKind::SockAddr => {
+            let mut v: Vec<String> = (0..4).map(|i| format!("{name}_{i}")).collect();
+            v.push(format!("{name}_un"));
+            v
+        }
+    }
+}
+
+impl ProbeDecoder {
+    /// Joins a probe's format with the values it fetches (`(name, kind)` in value order).
+    pub fn new(
+        event: &str,
+        format: &EventFormat,
+        source: Source,
+        values: &[(&str, ValueKind)],
+        bindings: Vec<Binding>,
+    ) -> Result<ProbeDecoder, DecoderError> {
+        let get = |n: &str, dynamic: bool| -> Result<Field, DecoderError> {
+            match format.field(n) {
+                Some(f)
+                    if !dynamic
+                        || matches!(f.kind, FieldKind::DataLoc { .. } | FieldKind::RelLoc) =>
+                {
+                    Ok(f.clone())
+                }
+                _ => Err(DecoderError {
+                    event: event.to_string(),
+                    field: n.to_string(),
+                }),
+            }
+        };
+        let mut slots = Vec::new();
+        for &(name, kind) in values {
+            slots.push(match kind {
+                ValueKind::Path => Slot::Path(get(name, true)?),
+                ValueKind::SockAddr => Slot::Sock(
+                    [
+                        get(&format!("{name}_0"), false)?,
+                        get(&format!("{name}_1"), false)?,
+                        get(&format!("{name}_2"), false)?,
+                        get(&format!("{name}_3"), false)?,
+                    ],
+                    get(&format!("{name}_un"), true)?,
+                ),
+            });
+        }
+        Ok(ProbeDecoder {
+            source,
+            event: event.to_string(),
+            id: format.id,
+            slots,
+            bindings,
+        })
+    }
+
+    /// The values of one record (`raw` as PERF_SAMPLE_RAW gives it).
+    pub fn decode(&self, raw: &[u8]) -> Vec<Option<Value>> {
+        self.slots.iter().map(|s| read_slot(s, raw)).collect()
+    }
+
+    /// The syscall argument index of value `i` when the thread enters `syscall`.
+    pub fn arg_for(&self, syscall: &str, i: usize) -> Option<usize> {
+        self.bindings
+            .iter()
+            .find(|b| b.syscall == syscall)
+            .and_then(|b| b.args.get(i).copied())
+    }
+}
+
+/// A string payload: None when empty (the fetch faulted), else cut at the first NUL.
+fn string(f: &Field, raw: &[u8]) -> Option<Vec<u8>> {
+    let b = f.bytes(raw)?;
+    if b.is_empty() {
+        return None;
+    }
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    Some(b[..end].to_vec())
+}
+
+fn read_slot(s: &Slot, raw: &[u8]) -> Option<Value> {
+    match s {
+        Slot::Path(f) => string(f, raw).map(Value::Path),
+        Slot::Sock(words, un) => {
+            let mut b = Vec::with_capacity(32);
+            for w in words {
+                b.extend_from_slice(&w.u64(raw)?.to_le_bytes());
+            }
+            let sun = string(un, raw).unwrap_or_default();
+            Some(Value::SockAddr(SockAddr::join(&b, &sun)))
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// The uprobe format this kernel (6.18) wrote for `path=+0(%di):ustring`.
+    pub(crate) const OPEN_FORMAT: &str = "name: open64_0\nID: 2326\nformat:\n\
+\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\
+\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;\n\
+\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n\
+\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\
+\n\
+\tfield:unsigned long __probe_ip;\toffset:8;\tsize:8;\tsigned:0;\n\
+\tfield:__data_loc char[] path;\toffset:16;\tsize:4;\tsigned:1;\n\
+\n\
+print fmt: \"(%lx) path=\\\"%s\\\"\", REC->__probe_ip, __get_str(path)\n";
+
+    /// A record of OPEN_FORMAT with `path` as payload (NUL added).
+    pub(crate) fn open_record(path: &[u8]) -> Vec<u8> {
+        let mut r = vec![0u8; 20];
+        r[0..2].copy_from_slice(&2326u16.to_le_bytes());
+        let len = (path.len() + 1) as u32;
+        r[16..20].copy_from_slice(&((len << 16) | 20).to_le_bytes());
+        r.extend_from_slice(path);
+        r.push(0);
+        r
+    }
+
+    #[test]
+    fn decodes_a_path_and_tells_fault_from_empty() {
+        let fmt = EventFormat::parse(OPEN_FORMAT).unwrap();
+        let d = ProbeDecoder::new(
+            "tpdig_1:open64_0",
+            &fmt,
+            Source::Uprobe { func: "open64" },
+            &[("path", ValueKind::Path)],
+            vec![Binding {
+                syscall: "openat".into(),
+                args: vec![1],
+            }],
+        )
+        .unwrap();
+        assert_eq!(
+            d.decode(&open_record(b"/etc/hostname")),
+            vec![Some(Value::Path(b"/etc/hostname".to_vec()))]
+        );
+        assert_eq!(d.decode(&open_record(b"")), vec![Some(Value::Path(vec![]))]);
+        let mut faulted = open_record(b"");
+        faulted[16..20].copy_from_slice(&20u32.to_le_bytes());
+        assert_eq!(d.decode(&faulted[..20]), vec![None]);
+        assert_eq!(d.decode(&[1, 2, 3]), vec![None]);
+        assert_eq!(d.arg_for("openat", 0), Some(1));
+        assert_eq!(d.arg_for("open", 0), None);
+        let e = ProbeDecoder::new(
+            "x",
+            &fmt,
+            Source::Eprobe,
+            &[("nope", ValueKind::Path)],
+            vec![],
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "nope");
+    }
+}
