@@ -12,6 +12,7 @@
 use crate::decode::{Role, Tracepoint};
 use crate::filter::pushdown::KValue;
 use crate::filter::{Expr, FieldRef, KernelField, KernelFields, KernelKind, pushdown};
+use crate::params;
 use crate::syscalls::{self, Arch};
 
 /// The decision for each tracepoint, in the order given.
@@ -42,10 +43,19 @@ impl KernelFields for SyscallFields {
 
     fn kernel_value(&self, f: &FieldRef, _kf: &KernelField, value: &str) -> Option<KValue> {
         match f.name.as_str() {
-            "evt.type" => syscalls::number(self.arch, value).map(KValue::Int),
+            "evt.type" => match syscalls_for_event(self.arch, value).as_slice() {
+                // Only a name that stands for exactly one syscall is one `id == N` test.
+                [nr] => Some(KValue::Int(*nr)),
+                _ => None,
+            },
             _ => value.parse().ok().map(KValue::Int),
         }
     }
+}
+
+/// The syscall numbers whose events sysdig calls `event` (`dup` is dup, dup2 and dup3).
+pub fn syscalls_for_event(arch: Arch, event: &str) -> Vec<i64> {
+    syscalls::all(arch).filter(|(_, name)| params::event_name(name) == event).map(|(nr, _)| nr).collect()
 }
 
 /// Only `thread.tid`, for tracepoints whose type is not a syscall.
@@ -104,7 +114,7 @@ pub fn plan(tps: &[Tracepoint], user: Option<&Expr>, exclude_tid: Option<i32>, a
             if let Some(types) = &types {
                 if matches!(tp.role, Role::SysEnter { .. } | Role::SysExit { .. }) {
                     // Only names that are syscalls can match a syscall event.
-                    skip |= !types.iter().any(|t| syscalls::number(arch, t).is_some());
+                    skip |= !types.iter().any(|t| !syscalls_for_event(arch, t).is_empty());
                 }
             }
         }

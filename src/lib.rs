@@ -6,6 +6,7 @@
 //! threads current; `output` renders. `live` wires them for a capture, `app` for the CLI.
 
 pub mod app;
+pub mod calls;
 pub mod capture;
 pub mod cli;
 pub mod command;

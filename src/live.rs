@@ -17,7 +17,7 @@ use crate::perf::{Engine, EngineConfig, PerfErrorKind, RealKernel, TracepointSpe
 use crate::pipeline::{Pipeline, Record, Selection};
 use crate::signals::StopSignals;
 use crate::source::merge::{Merger, watermark};
-use crate::state::{ThreadTable, proc_scan};
+use crate::state::{State, proc_scan};
 use crate::syscalls::Arch;
 use crate::tracefs::{self, EventFormat, LocateOptions, Tracefs, TracefsError};
 use std::io;
@@ -216,8 +216,14 @@ pub fn capture(
         None => None,
     };
     // After starting the command, so the snapshot knows it.
-    let mut threads = ThreadTable::default();
-    proc_scan::scan(Path::new("/proc"), &mut threads);
+    let mut state = State::default();
+    let scan = proc_scan::scan_state(Path::new("/proc"), Path::new("/etc"), &mut state);
+    if opts.verbose {
+        eprintln!(
+            "tpdig: /proc snapshot: {} processes, {} threads, {} fds",
+            scan.processes, scan.threads, scan.fds
+        );
+    }
 
     let mut cfg = EngineConfig::new(opts.buffer_bytes, opts.compat);
     cfg.tasks = command.as_ref().map(|c| vec![c.pid()]).unwrap_or_default();
@@ -262,7 +268,7 @@ pub fn capture(
 
     let start = Instant::now();
     let mut merger = Merger::new();
-    let mut pipeline = Pipeline::new(&decoder, threads, sinks, selection);
+    let mut pipeline = Pipeline::new(&decoder, state, sinks, selection);
     pipeline.count_types = count_types;
     let clock = *engine.clock();
     let mut stopped_by = None;

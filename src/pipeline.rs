@@ -4,11 +4,13 @@
 //! order; everything after that point is shared, so a capture read back prints exactly what
 //! the live run printed.
 
+use crate::calls::{Call, InFlight};
 use crate::decode::{Decoder, Event, Kind, Role};
 use crate::fields::{EventView, RunClock};
 use crate::filter::Filter;
 use crate::output::Sink;
-use crate::state::{Comm, ThreadTable, apply};
+use crate::state::{Comm, State, apply, effects};
+use crate::syscalls;
 use std::collections::HashMap;
 use std::io;
 
@@ -34,12 +36,12 @@ pub struct Selection {
 
 pub struct Pipeline<'a, 's> {
     pub decoder: &'a Decoder,
-    pub threads: ThreadTable,
+    pub state: State,
     sinks: Vec<&'s mut dyn Sink>,
     selection: Selection,
     clock: RunClock,
-    /// Entry time of each thread's system call in flight, for evt.latency.
-    in_flight: HashMap<u32, u64>,
+    /// Each thread's system call in flight.
+    in_flight: InFlight,
     /// Events decoded (evt.num counts them all, shown or not, as sysdig's does).
     pub decoded: u64,
     /// Events shown.
@@ -57,17 +59,17 @@ pub struct Pipeline<'a, 's> {
 impl<'a, 's> Pipeline<'a, 's> {
     pub fn new(
         decoder: &'a Decoder,
-        threads: ThreadTable,
+        state: State,
         sinks: Vec<&'s mut dyn Sink>,
         selection: Selection,
     ) -> Self {
         Pipeline {
             decoder,
-            threads,
+            state,
             sinks,
             selection,
             clock: RunClock::default(),
-            in_flight: HashMap::new(),
+            in_flight: InFlight::default(),
             decoded: 0,
             shown: 0,
             undecodable: 0,
@@ -106,20 +108,26 @@ impl<'a, 's> Pipeline<'a, 's> {
             raw: r.raw,
             kind,
         };
-        let latency = match kind {
-            Kind::SyscallEnter { .. } => {
-                self.in_flight.insert(r.tid, r.ts);
+        apply::state_before_output(&ev, &mut self.state);
+        let ended: Option<Call> = match kind {
+            Kind::SyscallEnter { nr, args } => {
+                self.in_flight.enter(r.tid, Call { nr, args, ts: r.ts, resolved: Vec::new() });
                 None
             }
-            Kind::SyscallExit { .. } => self
-                .in_flight
-                .remove(&r.tid)
-                .map(|t| r.ts.saturating_sub(t)),
+            Kind::SyscallExit { nr, ret } => {
+                let call = self.in_flight.exit(r.tid, nr);
+                if let (Some(c), Some(name)) = (&call, syscalls::name(self.decoder.arch, nr)) {
+                    effects::apply_exit(&mut self.state, r.tid, r.pid, name, &c.args, ret, &|i| c.resolved(i), r.ts);
+                }
+                call
+            }
             _ => None,
         };
-        apply::before_output(&ev, &mut self.threads);
-        let view =
-            EventView::new(&ev, &self.threads, self.decoder.arch, self.clock).with_latency(latency);
+        let call = match kind {
+            Kind::SyscallEnter { .. } => self.in_flight.current(r.tid),
+            _ => ended.as_ref(),
+        };
+        let view = EventView::new(&ev, &self.state, call, self.decoder.arch, self.clock);
         let shown = self.selected(&view);
         let feeds_state = matches!(
             tp.role,
@@ -158,9 +166,9 @@ impl<'a, 's> Pipeline<'a, 's> {
             self.fail(e);
             return;
         }
-        apply::after_output(&ev, &mut self.threads);
+        apply::state_after_output(&ev, &mut self.state);
         if matches!(tp.role, Role::Exit { .. }) {
-            self.in_flight.remove(&r.tid);
+            self.in_flight.forget(r.tid);
         }
         if self.selection.max_events.is_some_and(|n| self.shown >= n) {
             self.done = true;
@@ -169,7 +177,7 @@ impl<'a, 's> Pipeline<'a, 's> {
 
     fn selected(&self, view: &EventView<'_>) -> bool {
         if !self.selection.suppress.is_empty() {
-            if let Some(t) = self.threads.get(view.ev.tid) {
+            if let Some(t) = self.state.threads.get(view.ev.tid) {
                 if self.selection.suppress.contains(&t.comm) {
                     return false;
                 }

@@ -306,7 +306,7 @@ pub static FIELDS: &[FieldDef] = &[
         None,
         "command name of the thread that generated the event",
         |v, _| {
-            let t = v.threads.get(v.ev.tid)?;
+            let t = v.state.threads.get(v.ev.tid)?;
             if t.comm.is_empty() {
                 return None;
             }

@@ -1,10 +1,11 @@
-//! The event as fields see it: the decoded record, the state after it, and the run's clock
-//! context. Expensive renderings (`evt.info`) are computed at most once per event, and only
-//! when a filter or format asks for them.
+//! The event as fields see it: the decoded record, the state after it, the system call it
+//! belongs to, and the run's clock context. Expensive renderings (`evt.info`) are computed
+//! at most once per event, and only when a filter or format asks for them.
 
-use crate::decode::Event;
+use crate::calls::Call;
+use crate::decode::{Event, Kind};
 use crate::output::fields::{type_name, write_info};
-use crate::state::ThreadTable;
+use crate::state::State;
 use crate::syscalls::Arch;
 use std::borrow::Cow;
 use std::cell::OnceCell;
@@ -20,41 +21,46 @@ pub struct RunClock {
 
 pub struct EventView<'a> {
     pub ev: &'a Event<'a>,
-    pub threads: &'a ThreadTable,
+    pub state: &'a State,
+    /// For a syscall entry, the call just entered; for an exit, the call it ends (when its
+    /// entry was seen).
+    pub call: Option<&'a Call>,
     pub arch: Arch,
     pub clock: RunClock,
-    /// For a syscall exit: ns since the same thread's matching entry.
-    latency: Option<u64>,
     info: OnceCell<String>,
 }
 
 impl<'a> EventView<'a> {
-    pub fn new(ev: &'a Event<'a>, threads: &'a ThreadTable, arch: Arch, clock: RunClock) -> Self {
+    pub fn new(
+        ev: &'a Event<'a>,
+        state: &'a State,
+        call: Option<&'a Call>,
+        arch: Arch,
+        clock: RunClock,
+    ) -> Self {
         EventView {
             ev,
-            threads,
+            state,
+            call,
             arch,
             clock,
-            latency: None,
             info: OnceCell::new(),
         }
     }
 
-    pub fn with_latency(mut self, latency: Option<u64>) -> Self {
-        self.latency = latency;
-        self
-    }
-
     /// For a syscall exit, the time since its entry on the same thread.
     pub fn latency(&self) -> Option<u64> {
-        self.latency
+        match (self.ev.kind, self.call) {
+            (Kind::SyscallExit { .. }, Some(c)) => Some(self.ev.ts.saturating_sub(c.ts)),
+            _ => None,
+        }
     }
 
     /// sysdig's `evt.info`: the arguments, `name=value ` each.
     pub fn info(&self) -> &str {
         self.info.get_or_init(|| {
             let mut s = String::new();
-            write_info(self.ev, self.arch, &mut s);
+            write_info(self, &mut s);
             s
         })
     }
@@ -63,21 +69,27 @@ impl<'a> EventView<'a> {
         type_name(self.ev, self.arch)
     }
 
+    /// The syscall's kernel name, for syscall events.
+    pub fn syscall(&self) -> Option<&'static str> {
+        match self.ev.kind {
+            Kind::SyscallEnter { nr, .. } | Kind::SyscallExit { nr, .. } => {
+                crate::syscalls::name(self.arch, nr)
+            }
+            _ => None,
+        }
+    }
+
     /// The value of argument `name` as rendered in `evt.info` (text after `name=` up to
-    /// the next space), the way sysdig's `evt.arg.NAME` reads.
+    /// the next argument), the way sysdig's `evt.arg.NAME` reads.
     pub fn arg(&self, name: &str) -> Option<&str> {
-        self.args().find(|(n, _)| *n == name).map(|(_, v)| v)
+        split_args(self.info())
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v)
     }
 
     /// Argument `i` (0-based) of `evt.info`.
     pub fn arg_at(&self, i: usize) -> Option<&str> {
-        self.args().nth(i).map(|(_, v)| v)
-    }
-
-    fn args(&self) -> impl Iterator<Item = (&str, &str)> {
-        // Values never contain "` name=`" sequences: sysdig renders spaces inside values
-        // as-is, so split on a space followed by a `word=`.
-        split_args(self.info())
+        split_args(self.info()).nth(i).map(|(_, v)| v)
     }
 }
 

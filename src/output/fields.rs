@@ -4,17 +4,20 @@
 //! enter arguments are raw for now (numbers and pointers); generic tracepoints are rendered
 //! field by field from their format, so any tracepoint the kernel has is readable.
 
+use super::render_ctx::ViewCtx;
 use crate::decode::{Event, Kind, Role, Tracepoint};
+use crate::fields::EventView;
+use crate::params;
 use crate::syscalls::{self, Arch};
 use crate::tracefs::{Field, FieldKind, SymbolTable};
 use std::fmt::Write as _;
 
-/// sysdig's `evt.type` for an event.
+/// sysdig's `evt.type` for an event: its event name for syscalls (pread64 → pread).
 pub fn type_name<'a>(ev: &Event<'a>, arch: Arch) -> std::borrow::Cow<'a, str> {
     match ev.kind {
         Kind::SyscallEnter { nr, .. } | Kind::SyscallExit { nr, .. } => {
             match syscalls::name(arch, nr) {
-                Some(n) => n.into(),
+                Some(n) => params::event_name(n).into(),
                 None => format!("syscall_{nr}").into(),
             }
         }
@@ -27,17 +30,43 @@ pub fn type_name<'a>(ev: &Event<'a>, arch: Arch) -> std::borrow::Cow<'a, str> {
 }
 
 /// Appends the event's arguments, each as `name=value ` (sysdig leaves the trailing space).
-pub fn write_info(ev: &Event<'_>, arch: Arch, out: &mut String) {
+pub fn write_info(view: &EventView<'_>, out: &mut String) {
+    let ev = view.ev;
     match ev.kind {
         Kind::SyscallEnter { nr, args } => {
-            if let Some(name) = syscalls::name(arch, nr) {
+            let Some(name) = syscalls::name(view.arch, nr) else {
+                return;
+            };
+            let ctx = ViewCtx {
+                state: view.state,
+                tid: ev.tid,
+                pid: ev.pid,
+                call: view.call,
+                syscall: name,
+                ret: None,
+            };
+            if !params::render_enter(name, &args, &ctx, out) {
                 syscalls::format_enter_args(name, &args, out);
             }
         }
-        Kind::SyscallExit { ret, .. } => {
-            out.push_str("res=");
-            syscalls::format_res(ret, out);
-            out.push(' ');
+        Kind::SyscallExit { nr, ret } => {
+            let name = syscalls::name(view.arch, nr);
+            let ctx = ViewCtx {
+                state: view.state,
+                tid: ev.tid,
+                pid: ev.pid,
+                call: view.call,
+                syscall: name.unwrap_or(""),
+                ret: Some(ret),
+            };
+            let rendered = name.is_some_and(|n| {
+                params::render_exit(n, view.call.map(|c| &c.args), ret, &ctx, out)
+            });
+            if !rendered {
+                out.push_str("res=");
+                syscalls::format_res(ret, out);
+                out.push(' ');
+            }
         }
         Kind::Switch {
             next_pid,

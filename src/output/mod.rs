@@ -8,6 +8,7 @@ pub mod fields;
 pub mod format;
 pub mod json;
 pub mod line;
+pub mod render_ctx;
 pub mod text;
 pub mod time;
 

@@ -7,7 +7,6 @@
 use super::Sink;
 use super::time::{LocalClock, TimeMode, write_seconds};
 use crate::fields::EventView;
-use crate::output::fields::write_info;
 use std::io::{self, Write};
 
 pub struct TextSink<W: Write> {
@@ -15,7 +14,6 @@ pub struct TextSink<W: Write> {
     clock: LocalClock,
     time_mode: TimeMode,
     line: Vec<u8>,
-    info: String,
     unbuffered: bool,
 }
 
@@ -26,7 +24,6 @@ impl<W: Write> TextSink<W> {
             clock: LocalClock::default(),
             time_mode,
             line: Vec::with_capacity(256),
-            info: String::with_capacity(256),
             unbuffered,
         }
     }
@@ -35,7 +32,6 @@ impl<W: Write> TextSink<W> {
     pub fn render(&mut self, view: &EventView<'_>) -> &[u8] {
         let ev = view.ev;
         self.line.clear();
-        self.info.clear();
         let l = &mut self.line;
         write!(l, "{} ", ev.num).ok();
         match self.time_mode {
@@ -53,13 +49,12 @@ impl<W: Write> TextSink<W> {
             TimeMode::EnterExit => write_seconds(view.latency().unwrap_or(0), l),
         }
         write!(l, " {} ", ev.cpu).ok();
-        match view.threads.get(ev.tid) {
+        match view.state.threads.get(ev.tid) {
             Some(t) if !t.comm.is_empty() => l.extend_from_slice(t.comm.as_bytes()),
             _ => l.extend_from_slice(b"<NA>"),
         }
         write!(l, " ({}) {} {} ", ev.tid, ev.dir(), view.type_name()).ok();
-        write_info(ev, view.arch, &mut self.info);
-        l.extend_from_slice(self.info.as_bytes());
+        l.extend_from_slice(view.info().as_bytes());
         l.push(b'\n');
         &self.line
     }

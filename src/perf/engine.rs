@@ -457,9 +457,10 @@ impl<K: Kernel> Engine<K> {
         for (ci, &cpu) in cpus.iter().enumerate() {
             let mut owner: Option<usize> = None;
             let (ntasks, ncpus) = (tasks.len(), cpus.len());
-            let slots = open_tps.iter().enumerate().flat_map(|(ti, tp)| {
-                (0..ntasks).map(move |k| (ti, tp, k * ncpus + ci))
-            });
+            let slots = open_tps
+                .iter()
+                .enumerate()
+                .flat_map(|(ti, tp)| (0..ntasks).map(move |k| (ti, tp, k * ncpus + ci)));
             for (ti, tp, fi) in slots {
                 let Some(fd) = tp.fds.get(fi) else { continue };
                 if let (Some(ri), Feature::Unused | Feature::Used) = (owner, set_output) {

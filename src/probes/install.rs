@@ -322,6 +322,14 @@ impl ProbeSet {
         let mut eprobed: HashSet<String> = HashSet::new();
         if opts.tiers.eprobe {
             set.install_eprobes(tracefs, lookups, &mut eprobed)?;
+            if !eprobed.is_empty() && !set.eprobes_deliver() {
+                set.remove_source(|s| s == Source::Eprobe);
+                eprobed.clear();
+                set.skipped.push(Skipped {
+                    what: "event probes".into(),
+                    why: "created, but they deliver no perf samples on this kernel".into(),
+                });
+            }
         }
         if opts.tiers.uprobe {
             set.install_uprobes(tracefs, opts, lookups, &eprobed)?;
@@ -543,6 +551,55 @@ impl ProbeSet {
             }
         }
         Ok(())
+    }
+
+    /// Whether event probes reach perf: opens the `openat` one on every CPU, opens a
+    /// marker path from this thread, and looks for the sample. (On 6.1, event probes are
+    /// created and opened without error but never deliver to perf.)
+    fn eprobes_deliver(&self) -> bool {
+        use crate::perf::{Engine, EngineConfig, RealKernel, TracepointSpec};
+        let Some(ev) = self
+            .events
+            .iter()
+            .find(|e| e.source == Source::Eprobe && e.name == "openat")
+        else {
+            return true; // nothing to check with; trust the kernel
+        };
+        let spec = TracepointSpec::new(ev.id, format!("{}:{}", ev.system, ev.name));
+        let cfg = EngineConfig::new(64 * 1024, crate::compat::Compat::default());
+        let Ok(mut engine) = Engine::open(RealKernel, &[spec], &cfg) else {
+            return false;
+        };
+        if engine.enable().is_err() {
+            return false;
+        }
+        let marker = format!("/proc/self/tpdig-eprobe-check-{}", std::process::id());
+        let _ = std::fs::File::open(&marker);
+        engine.disable();
+        let tid = nix::unistd::gettid().as_raw() as u32;
+        let mut seen = false;
+        engine.drain(|s| seen |= s.tid == tid);
+        seen
+    }
+
+    /// Deletes the events whose source matches `which` (their decoders go too).
+    fn remove_source(&mut self, which: impl Fn(Source) -> bool) {
+        let mut keep_events = Vec::new();
+        let mut keep_decoders = Vec::new();
+        for (e, d) in self.events.drain(..).zip(self.decoders.drain(..)) {
+            if which(e.source) {
+                let file = match e.source {
+                    Source::Uprobe { .. } => UPROBE_EVENTS,
+                    _ => DYNAMIC_EVENTS,
+                };
+                let _ = append(&self.root.join(file), &format!("-:{}/{}", e.system, e.name));
+            } else {
+                keep_events.push(e);
+                keep_decoders.push(d);
+            }
+        }
+        self.events = keep_events;
+        self.decoders = keep_decoders;
     }
 
     fn skip(&mut self, obj: &Path, why: String) {
