@@ -1,18 +1,21 @@
 //! From parsed flags to an exit code.
 
+use crate::capture::blocks::MachineInfo;
 use crate::cli::Cli;
 use crate::compat::Compat;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ExitKind};
 use crate::fields::{Catalog, EventView, FIELDS};
 use crate::live::{self, LiveOptions};
 use crate::output::Sink;
+use crate::output::capture_sink::{CaptureSink, Rotation};
 use crate::output::format::{CONTAINER_FORMAT, Format};
 use crate::output::json::JsonSink;
 use crate::output::line::FormatSink;
 use crate::output::text::TextSink;
 use crate::output::time::TimeMode;
-use crate::pipeline::Selection;
-use crate::state::Comm;
+use crate::pipeline::{Pipeline, Selection};
+use crate::source::file::{ReplayOptions, replay};
+use crate::state::{Comm, State};
 use std::io::{self, BufWriter, Write};
 use std::time::Duration;
 
@@ -98,15 +101,6 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
         Some((e, c)) => (Some(e), Some(c)),
         None => (None, None),
     };
-    let opts = LiveOptions {
-        buffer_bytes: cli.buffer_size,
-        compat: compat_switches(cli)?,
-        include_self: cli.debug,
-        verbose: cli.verbose,
-        max_duration,
-        filter_expr,
-        command: (!cli.command.is_empty()).then(|| cli.command.clone()),
-    };
     let selection = Selection {
         filter: compiled,
         suppress: cli
@@ -118,7 +112,20 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
     };
     let stdout = io::stdout();
     let out = BufWriter::with_capacity(64 * 1024, stdout.lock());
-    let mut sink: Box<dyn Sink> = if cli.quiet {
+    let mut sink: Box<dyn Sink> = if let Some(path) = &cli.write {
+        let rotation = Rotation {
+            bytes: cli.file_size.map(|mb| mb * 1_000_000),
+            seconds: cli.file_seconds,
+            events: cli.file_events,
+            files: cli.file_limit,
+        };
+        Box::new(CaptureSink::new(
+            path.clone(),
+            cli.compress,
+            rotation,
+            machine_info(),
+        ))
+    } else if cli.quiet {
         Box::new(Discard)
     } else if cli.json {
         Box::new(JsonSink::new(
@@ -131,6 +138,24 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
     } else {
         Box::new(TextSink::new(out, time_mode, cli.unbuffered))
     };
+    if !cli.read.is_empty() {
+        if !cli.command.is_empty() {
+            return Err(AppError::usage(
+                "-r reads files: it cannot also run a command (--)",
+            ));
+        }
+        return read_files(cli, selection, sink.as_mut());
+    }
+    let opts = LiveOptions {
+        buffer_bytes: cli.buffer_size,
+        compat: compat_switches(cli)?,
+        include_self: cli.debug,
+        verbose: cli.verbose,
+        max_duration,
+        filter_expr,
+        command: (!cli.command.is_empty()).then(|| cli.command.clone()),
+        probe_lookups: cli.probe_lookups,
+    };
     let summary = live::capture(&opts, selection, vec![sink.as_mut()], cli.summary)?;
     drop(sink);
     if cli.verbose {
@@ -141,6 +166,61 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
         let _ = summary.print(&mut err);
     }
     Ok(summary.command_status.map_or(0, crate::command::exit_code))
+}
+
+/// `-r`: replays the files through the pipeline into `sink`.
+fn read_files(cli: &Cli, selection: Selection, sink: &mut dyn Sink) -> AppResult<i32> {
+    let start = std::time::Instant::now();
+    let mut pipeline = Pipeline::new(State::default(), vec![sink], selection);
+    pipeline.count_types = cli.summary;
+    let opts = ReplayOptions {
+        skip_bad: cli.skip_bad,
+        progress: cli.progress,
+    };
+    let report = replay(&cli.read, &opts, &mut pipeline)?;
+    pipeline.end(&[]);
+    if let Some(e) = pipeline.io_error.take() {
+        return Err(AppError::runtime(format!("writing output: {e}")));
+    }
+    if cli.summary {
+        let _ = pipeline.print_type_counts(&mut io::stdout().lock());
+    }
+    for w in &report.recovered {
+        eprintln!("tpdig: warning: {w}");
+    }
+    if cli.verbose {
+        let secs = start.elapsed().as_secs_f64();
+        eprintln!(
+            "tpdig: {} events read in {secs:.2} s ({:.0} events/s), {} shown, {} drops recorded in the capture",
+            report.events,
+            report.events as f64 / secs.max(1e-9),
+            pipeline.shown,
+            report.drops
+        );
+    }
+    if !report.errors.is_empty() {
+        return Err(AppError::new(
+            ExitKind::BadInput,
+            report.errors.join("\ntpdig: "),
+        ));
+    }
+    Ok(0)
+}
+
+/// Facts about this machine that a capture carries.
+fn machine_info() -> MachineInfo {
+    let read = |p: &str| {
+        std::fs::read_to_string(p)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
+    let mut m = MachineInfo::default();
+    m.set("hostname", read("/proc/sys/kernel/hostname"));
+    m.set("kernel", read("/proc/sys/kernel/osrelease"));
+    m.set("arch", crate::syscalls::Arch::native().as_str());
+    m.set("cpus", read("/sys/devices/system/cpu/online"));
+    m.set("tpdig", env!("CARGO_PKG_VERSION"));
+    m
 }
 
 /// `-l`: every field with its description, grouped by class as sysdig does.

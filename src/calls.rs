@@ -32,7 +32,10 @@ pub struct Call {
 
 impl Call {
     pub fn resolved(&self, arg: usize) -> Option<&[u8]> {
-        self.resolved.iter().find(|(a, _, _)| *a == arg).map(|(_, v, _)| v.as_slice())
+        self.resolved
+            .iter()
+            .find(|(a, _, _)| *a == arg)
+            .map(|(_, v, _)| v.as_slice())
     }
 }
 

@@ -87,6 +87,47 @@ pub struct Cli {
     #[arg(short = 'L', long = "list-events")]
     pub list_events: bool,
 
+    /// Write the captured events to FILE (tpdig's capture format) instead of printing them.
+    #[arg(short = 'w', long = "write", value_name = "FILE")]
+    pub write: Option<std::path::PathBuf>,
+
+    /// Read events from a capture FILE instead of the kernel (repeatable: files merge by time).
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    pub read: Vec<std::path::PathBuf>,
+
+    /// Compress the capture written with -w (deflate, block by block).
+    #[arg(short = 'z', long = "compress")]
+    pub compress: bool,
+
+    /// With -w: start a new file every MB megabytes (names get a number appended).
+    #[arg(short = 'C', long = "file-size", value_name = "MB")]
+    pub file_size: Option<u64>,
+
+    /// With -w: start a new file every SECS seconds.
+    #[arg(short = 'G', long = "seconds", value_name = "SECS")]
+    pub file_seconds: Option<u64>,
+
+    /// With -w and -C, -G or -e: keep at most N files, reusing their names in a ring.
+    #[arg(short = 'W', long = "limit", value_name = "N")]
+    pub file_limit: Option<u64>,
+
+    /// With -w: start a new file every N events.
+    #[arg(short = 'e', long = "events", value_name = "N")]
+    pub file_events: Option<u64>,
+
+    /// With -r: show reading progress on stderr.
+    #[arg(short = 'P', long = "progress")]
+    pub progress: bool,
+
+    /// With -r: report damaged blocks and go on with the next good one.
+    #[arg(long = "skip-bad")]
+    pub skip_bad: bool,
+
+    /// Also probe the high-volume path lookups (stat family, access) system-wide, so their
+    /// paths are named (costs a uprobe hit per call).
+    #[arg(long = "probe-lookups")]
+    pub probe_lookups: bool,
+
     /// Force old-kernel fallbacks (comma-separated; see man tpdig, COMPATIBILITY). Also
     /// read from the TPDIG_COMPAT environment variable.
     #[arg(long = "compat", value_name = "LIST", hide = true)]

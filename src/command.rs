@@ -24,11 +24,17 @@ pub struct Traced {
     pub child: Child,
     go: Option<File>,
     fifo: PathBuf,
+    program: Option<PathBuf>,
 }
 
 impl Traced {
     pub fn pid(&self) -> i32 {
         self.child.id() as i32
+    }
+
+    /// The program file the command runs (found on PATH), for probes on static binaries.
+    pub fn program(&self) -> Option<PathBuf> {
+        self.program.clone()
     }
 
     /// Lets the command run (call once the rings are enabled).
@@ -89,7 +95,19 @@ pub fn start(argv: &[String]) -> AppResult<Traced> {
         child,
         go: Some(go),
         fifo,
+        program: find_program(&argv[0]),
     })
+}
+
+/// Where `execvp` would find `name`.
+fn find_program(name: &str) -> Option<PathBuf> {
+    if name.contains('/') {
+        return Some(PathBuf::from(name));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
 }
 
 /// If this process is a trampoline (`TPDIG_EXEC_WAIT` set), waits for the go byte and execs

@@ -24,6 +24,10 @@ pub struct Compat {
     pub no_write_backward: bool,
     /// Use the 2.6.32 event names syscalls:sys_enter/sys_exit instead of raw_syscalls.
     pub old_syscall_names: bool,
+    /// Do not create event probes (tier 2 of the user-memory sources).
+    pub no_eprobes: bool,
+    /// Do not create uprobes (tier 3 of the user-memory sources).
+    pub no_uprobes: bool,
 }
 
 /// The switch names, their meaning, in the order `--help` and the man page list them.
@@ -80,6 +84,8 @@ impl Compat {
                 "no-set-output" => c.no_set_output = true,
                 "no-write-backward" => c.no_write_backward = true,
                 "old-syscall-names" => c.old_syscall_names = true,
+                "no-eprobes" => c.no_eprobes = true,
+                "no-uprobes" => c.no_uprobes = true,
                 "all" => {
                     c = Compat {
                         no_clockid: true,
@@ -89,6 +95,8 @@ impl Compat {
                         no_set_output: true,
                         no_write_backward: true,
                         old_syscall_names: true,
+                        no_eprobes: true,
+                        no_uprobes: true,
                     }
                 }
                 other => return Err(UnknownSwitch(other.to_string())),
@@ -107,6 +115,8 @@ impl Compat {
             no_set_output: self.no_set_output || o.no_set_output,
             no_write_backward: self.no_write_backward || o.no_write_backward,
             old_syscall_names: self.old_syscall_names || o.old_syscall_names,
+            no_eprobes: self.no_eprobes || o.no_eprobes,
+            no_uprobes: self.no_uprobes || o.no_uprobes,
         }
     }
 }

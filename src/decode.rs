@@ -47,6 +47,8 @@ pub struct Tracepoint {
     pub system: String,
     pub name: String,
     pub format: EventFormat,
+    /// The format file as read, kept for captures (readers decode with it elsewhere).
+    pub format_text: String,
     pub role: Role,
 }
 
@@ -69,7 +71,12 @@ impl fmt::Display for RoleError {
 impl Tracepoint {
     /// Resolves the fields the tracepoint's role needs. A well-known tracepoint whose
     /// format lacks an expected field is an error (the caller warns and skips it).
-    pub fn new(system: &str, name: &str, format: EventFormat) -> Result<Tracepoint, RoleError> {
+    pub fn new(
+        system: &str,
+        name: &str,
+        format_text: &str,
+        format: EventFormat,
+    ) -> Result<Tracepoint, RoleError> {
         let full = format!("{system}:{name}");
         let get = |n: &'static str| -> Result<Field, RoleError> {
             format.field(n).cloned().ok_or(RoleError {
@@ -120,6 +127,7 @@ impl Tracepoint {
             system: system.to_string(),
             name: name.to_string(),
             format,
+            format_text: format_text.to_string(),
             role,
         })
     }
@@ -194,6 +202,21 @@ impl Decoder {
             by_id,
             arch,
         }
+    }
+
+    /// Parses format texts (as a capture stores them) into a decoder; a text that does not
+    /// parse is reported with its tracepoint's name.
+    pub fn from_texts<'t>(
+        texts: impl IntoIterator<Item = (&'t str, &'t str, &'t str)>,
+        arch: Arch,
+    ) -> Result<Decoder, String> {
+        let mut tps = Vec::new();
+        for (system, name, text) in texts {
+            let format =
+                EventFormat::parse(text).map_err(|e| format!("format of {system}:{name}: {e}"))?;
+            tps.push(Tracepoint::new(system, name, text, format).map_err(|e| e.to_string())?);
+        }
+        Ok(Decoder::new(tps, arch))
     }
 
     pub fn tracepoints(&self) -> &[Tracepoint] {

@@ -21,6 +21,9 @@ pub enum ExitKind {
     NoTracepoints = 5,
     /// 6: too many open files for CPUs × events, and RLIMIT_NOFILE cannot be raised.
     TooManyFiles = 6,
+    /// 7: a capture file that cannot be read completely (not a capture, unsupported
+    /// version, damaged or truncated); everything readable was still shown.
+    BadInput = 7,
 }
 
 #[derive(Debug)]

@@ -55,7 +55,10 @@ impl KernelFields for SyscallFields {
 
 /// The syscall numbers whose events sysdig calls `event` (`dup` is dup, dup2 and dup3).
 pub fn syscalls_for_event(arch: Arch, event: &str) -> Vec<i64> {
-    syscalls::all(arch).filter(|(_, name)| params::event_name(name) == event).map(|(nr, _)| nr).collect()
+    syscalls::all(arch)
+        .filter(|(_, name)| params::event_name(name) == event)
+        .map(|(nr, _)| nr)
+        .collect()
 }
 
 /// Only `thread.tid`, for tracepoints whose type is not a syscall.
@@ -114,7 +117,9 @@ pub fn plan(tps: &[Tracepoint], user: Option<&Expr>, exclude_tid: Option<i32>, a
             if let Some(types) = &types {
                 if matches!(tp.role, Role::SysEnter { .. } | Role::SysExit { .. }) {
                     // Only names that are syscalls can match a syscall event.
-                    skip |= !types.iter().any(|t| !syscalls_for_event(arch, t).is_empty());
+                    skip |= !types
+                        .iter()
+                        .any(|t| !syscalls_for_event(arch, t).is_empty());
                 }
             }
         }
@@ -147,7 +152,7 @@ mod tests {
         let text = format!(
             "name: {name}\nID: 1\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\n{fields}\nprint fmt: \"\"\n"
         );
-        Tracepoint::new(system, name, EventFormat::parse(&text).unwrap()).unwrap()
+        Tracepoint::new(system, name, &text, EventFormat::parse(&text).unwrap()).unwrap()
     }
 
     fn tps() -> Vec<Tracepoint> {

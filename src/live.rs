@@ -15,6 +15,7 @@ use crate::output::Sink;
 use crate::perf::Sample;
 use crate::perf::{Engine, EngineConfig, PerfErrorKind, RealKernel, TracepointSpec};
 use crate::pipeline::{Pipeline, Record, Selection};
+use crate::probes::{ProbeOptions, ProbeSet, Tiers};
 use crate::signals::StopSignals;
 use crate::source::merge::{Merger, watermark};
 use crate::state::{State, proc_scan};
@@ -48,6 +49,8 @@ pub struct LiveOptions {
     pub filter_expr: Option<Expr>,
     /// `-- cmd args`: trace this command and its descendants, until it exits.
     pub command: Option<Vec<String>>,
+    /// Probe the high-volume path lookups (stat family, access) system-wide too.
+    pub probe_lookups: bool,
 }
 
 /// What a run saw, for the -v summary.
@@ -147,7 +150,7 @@ fn load_one(fs: &Tracefs, system: &str, name: &str) -> Result<Tracepoint, LoadEr
     let text = fs.read_format(system, name).map_err(LoadError::Tracefs)?;
     let format = EventFormat::parse(&text)
         .map_err(|e| LoadError::Other(e.in_file(fs.format_path(system, name))))?;
-    Tracepoint::new(system, name, format).map_err(|e| LoadError::Other(e.to_string()))
+    Tracepoint::new(system, name, &text, format).map_err(|e| LoadError::Other(e.to_string()))
 }
 
 pub fn locate_tracefs(compat: &Compat) -> AppResult<Tracefs> {
@@ -225,6 +228,18 @@ pub fn capture(
         );
     }
 
+    let mut probes = install_probes(&fs, opts, command.as_ref());
+    let mut specs = specs;
+    let mut filters = filters;
+    if let Some(p) = &probes {
+        for e in p.events() {
+            specs.push(TracepointSpec {
+                id: e.id,
+                name: format!("{}:{}", e.system, e.name),
+            });
+            filters.push(me.map(|t| format!("common_pid != {t}")));
+        }
+    }
     let mut cfg = EngineConfig::new(opts.buffer_bytes, opts.compat);
     cfg.tasks = command.as_ref().map(|c| vec![c.pid()]).unwrap_or_default();
     let mut engine = Engine::open(RealKernel, &specs, &cfg).map_err(perf_error)?;
@@ -268,19 +283,24 @@ pub fn capture(
 
     let start = Instant::now();
     let mut merger = Merger::new();
-    let mut pipeline = Pipeline::new(&decoder, state, sinks, selection);
+    let mut pipeline = Pipeline::new(state, sinks, selection);
     pipeline.count_types = count_types;
+    pipeline.resolver = probes.as_ref().map(|p| p.resolver());
+    pipeline.begin(&decoder);
     let clock = *engine.clock();
     let mut stopped_by = None;
     let mut exit_status = None;
-    let record = |p: &mut Pipeline<'_, '_>, s: Sample<'_>| {
-        p.record(Record {
-            ts: clock.wall_ns(s.time),
-            cpu: s.cpu,
-            pid: s.pid,
-            tid: s.tid,
-            raw: s.raw,
-        })
+    let record = |p: &mut Pipeline<'_>, s: Sample<'_>| {
+        p.record(
+            &decoder,
+            Record {
+                ts: clock.wall_ns(s.time),
+                cpu: s.cpu,
+                pid: s.pid,
+                tid: s.tid,
+                raw: s.raw,
+            },
+        )
     };
 
     while !pipeline.done {
@@ -327,8 +347,36 @@ pub fn capture(
         engine.drain_rings(|ring, s| merger.push(ring, &s));
         merger.flush(|s| record(&mut pipeline, s));
     }
-    pipeline.flush();
+    let lost = engine.lost_per_cpu();
+    pipeline.end(&lost);
     let elapsed = start.elapsed();
+    if opts.verbose {
+        if let Some(r) = &pipeline.resolver {
+            let st = r.stats();
+            let by: Vec<String> = st
+                .resolved
+                .iter()
+                .map(|(s, n)| format!("{n} by {s}"))
+                .collect();
+            eprintln!(
+                "tpdig: user-memory values: {} resolved ({}), {} calls without their value{}",
+                st.resolved.values().sum::<u64>(),
+                if by.is_empty() {
+                    "none".into()
+                } else {
+                    by.join(", ")
+                },
+                st.missed_total(),
+                if st.missed.is_empty() {
+                    String::new()
+                } else {
+                    let top: Vec<String> =
+                        st.missed.iter().map(|(k, v)| format!("{k} {v}")).collect();
+                    format!(" ({})", top.join(", "))
+                }
+            );
+        }
+    }
     if let Some(mut c) = command {
         // -n or a closed pipe ended the capture first: leave the command running, as
         // strace does when detached; but do reap it if it already ended.
@@ -342,7 +390,6 @@ pub fn capture(
     if count_types {
         let _ = pipeline.print_type_counts(&mut io::stdout().lock());
     }
-    let lost = engine.lost_per_cpu();
     let per_cpu = engine
         .cpus()
         .iter()
@@ -352,6 +399,13 @@ pub fn capture(
             (cpu, read, l)
         })
         .collect();
+    // The kernel refuses to delete probe events while perf still has them open.
+    drop(engine);
+    if let Some(p) = probes.as_mut() {
+        if let Err(e) = p.remove() {
+            eprintln!("tpdig: warning: removing probe events: {e}");
+        }
+    }
     Ok(Summary {
         events: pipeline.decoded,
         shown: pipeline.shown,
@@ -360,6 +414,45 @@ pub fn capture(
         stopped_by,
         command_status: exit_status,
     })
+}
+
+/// Creates the user-memory probes the kernel allows; warns and goes on without names when
+/// it allows none.
+fn install_probes(
+    fs: &Tracefs,
+    opts: &LiveOptions,
+    command: Option<&command::Traced>,
+) -> Option<ProbeSet> {
+    let c = &opts.compat;
+    if c.no_eprobes && c.no_uprobes {
+        return None;
+    }
+    let objects = command.and_then(|c| c.program()).into_iter().collect();
+    let popts = ProbeOptions {
+        tiers: Tiers {
+            eprobe: !c.no_eprobes,
+            uprobe: !c.no_uprobes,
+        },
+        lookups: opts.probe_lookups || command.is_some(),
+        pids: None,
+        objects,
+    };
+    match ProbeSet::install(fs, &popts) {
+        Ok(p) => {
+            if opts.verbose {
+                for line in p.summary() {
+                    eprintln!("tpdig: probes: {line}");
+                }
+            }
+            Some(p)
+        }
+        Err(e) => {
+            eprintln!(
+                "tpdig: warning: no user-memory probes ({e}); paths and addresses will show as <NA>"
+            );
+            None
+        }
+    }
 }
 
 fn perf_error(e: crate::perf::PerfError) -> AppError {

@@ -4,7 +4,7 @@
 //! order; everything after that point is shared, so a capture read back prints exactly what
 //! the live run printed.
 
-use crate::calls::{Call, InFlight};
+use crate::calls::{Call, InFlight, ValueSource};
 use crate::decode::{Decoder, Event, Kind, Role};
 use crate::fields::{EventView, RunClock};
 use crate::filter::Filter;
@@ -13,6 +13,15 @@ use crate::state::{Comm, State, apply, effects};
 use crate::syscalls;
 use std::collections::HashMap;
 use std::io;
+
+fn value_source(s: crate::probes::Source) -> ValueSource {
+    match s {
+        crate::probes::Source::KernelField => ValueSource::KernelField,
+        crate::probes::Source::Eprobe => ValueSource::Eprobe,
+        crate::probes::Source::Kprobe => ValueSource::Kprobe,
+        crate::probes::Source::Uprobe { .. } => ValueSource::Uprobe,
+    }
+}
 
 /// One raw record with its wall-clock time.
 #[derive(Debug, Clone, Copy)]
@@ -34,14 +43,18 @@ pub struct Selection {
     pub max_events: Option<u64>,
 }
 
-pub struct Pipeline<'a, 's> {
-    pub decoder: &'a Decoder,
+pub struct Pipeline<'s> {
     pub state: State,
     sinks: Vec<&'s mut dyn Sink>,
     selection: Selection,
     clock: RunClock,
     /// Each thread's system call in flight.
     in_flight: InFlight,
+    /// Exact user-memory values waiting for their event: tid → (event time, arg, bytes, source).
+    pending: HashMap<u32, Vec<(u64, usize, Vec<u8>, ValueSource)>>,
+    begun: bool,
+    /// Live: the probe tier's resolver, fed with probe records (which are not events).
+    pub resolver: Option<crate::probes::Resolver>,
     /// Events decoded (evt.num counts them all, shown or not, as sysdig's does).
     pub decoded: u64,
     /// Events shown.
@@ -56,20 +69,17 @@ pub struct Pipeline<'a, 's> {
     pub io_error: Option<io::Error>,
 }
 
-impl<'a, 's> Pipeline<'a, 's> {
-    pub fn new(
-        decoder: &'a Decoder,
-        state: State,
-        sinks: Vec<&'s mut dyn Sink>,
-        selection: Selection,
-    ) -> Self {
+impl<'s> Pipeline<'s> {
+    pub fn new(state: State, sinks: Vec<&'s mut dyn Sink>, selection: Selection) -> Self {
         Pipeline {
-            decoder,
             state,
             sinks,
             selection,
             clock: RunClock::default(),
             in_flight: InFlight::default(),
+            pending: HashMap::new(),
+            begun: false,
+            resolver: None,
             decoded: 0,
             shown: 0,
             undecodable: 0,
@@ -81,11 +91,82 @@ impl<'a, 's> Pipeline<'a, 's> {
         }
     }
 
-    pub fn record(&mut self, r: Record<'_>) {
+    /// An exact user-memory value for the system call thread `tid` is in (or enters next)
+    /// at `ts`: from a probe live, from the capture when reading a file.
+    pub fn attach_value(
+        &mut self,
+        tid: u32,
+        ts: u64,
+        arg: usize,
+        value: Vec<u8>,
+        source: ValueSource,
+    ) {
+        if let Some(call) = self.in_flight.current_mut(tid).filter(|c| c.ts == ts) {
+            call.resolved.push((arg, value, source));
+        } else {
+            self.pending
+                .entry(tid)
+                .or_default()
+                .push((ts, arg, value, source));
+        }
+    }
+
+    /// Lets the sinks start (a capture writes its header and snapshot); once, before the
+    /// first record. Called explicitly so a run without events still writes a capture.
+    pub fn begin(&mut self, decoder: &Decoder) {
+        if self.begun {
+            return;
+        }
+        self.begun = true;
+        let mut failure = None;
+        for sink in self.sinks.iter_mut() {
+            if let Err(e) = sink.begin(&self.state, decoder) {
+                failure = Some(e);
+            }
+        }
+        if let Some(e) = failure {
+            self.fail(e);
+        }
+    }
+
+    /// The values waiting for thread `tid` that belong to an event at or before `ts`.
+    fn take_pending(&mut self, tid: u32, ts: u64) -> Vec<(usize, Vec<u8>, ValueSource)> {
+        let Some(q) = self.pending.get_mut(&tid) else {
+            return Vec::new();
+        };
+        let (now, later): (Vec<_>, Vec<_>) = q.drain(..).partition(|v| v.0 <= ts);
+        if later.is_empty() {
+            self.pending.remove(&tid);
+        } else {
+            *q = later;
+        }
+        now.into_iter().map(|(_, a, v, s)| (a, v, s)).collect()
+    }
+
+    pub fn record(&mut self, decoder: &Decoder, r: Record<'_>) {
         if self.done {
             return;
         }
-        let Some((tp, kind)) = self.decoder.decode(r.raw) else {
+        self.begin(decoder);
+        if self.done {
+            return;
+        }
+        if let Some(res) = self.resolver.as_mut() {
+            let common_type = r
+                .raw
+                .get(..2)
+                .map_or(u32::MAX, |b| u16::from_le_bytes([b[0], b[1]]) as u32);
+            if res.is_probe(common_type) {
+                for (arg, v) in res.on_record(r.tid, r.ts, common_type, r.raw) {
+                    if let Some(call) = self.in_flight.current_mut(r.tid) {
+                        call.resolved
+                            .push((arg, v.value.bytes().to_vec(), value_source(v.source)));
+                    }
+                }
+                return;
+            }
+        }
+        let Some((tp, kind)) = decoder.decode(r.raw) else {
             self.undecodable += 1;
             return;
         };
@@ -111,13 +192,49 @@ impl<'a, 's> Pipeline<'a, 's> {
         apply::state_before_output(&ev, &mut self.state);
         let ended: Option<Call> = match kind {
             Kind::SyscallEnter { nr, args } => {
-                self.in_flight.enter(r.tid, Call { nr, args, ts: r.ts, resolved: Vec::new() });
+                let mut resolved = Vec::new();
+                if let (Some(res), Some(name)) =
+                    (self.resolver.as_mut(), syscalls::name(decoder.arch, nr))
+                {
+                    let got = res.take_for_enter(r.tid, name);
+                    for (arg, v) in got.args.iter().enumerate() {
+                        if let Some(v) = v {
+                            resolved.push((arg, v.value.bytes().to_vec(), value_source(v.source)));
+                        }
+                    }
+                }
+                resolved.extend(self.take_pending(r.tid, r.ts));
+                self.in_flight.enter(
+                    r.tid,
+                    Call {
+                        nr,
+                        args,
+                        ts: r.ts,
+                        resolved,
+                    },
+                );
                 None
             }
             Kind::SyscallExit { nr, ret } => {
+                let late = self.take_pending(r.tid, r.ts);
+                if let Some(c) = self.in_flight.current_mut(r.tid) {
+                    c.resolved.extend(late);
+                }
+                if let Some(res) = self.resolver.as_mut() {
+                    res.on_exit(r.tid);
+                }
                 let call = self.in_flight.exit(r.tid, nr);
-                if let (Some(c), Some(name)) = (&call, syscalls::name(self.decoder.arch, nr)) {
-                    effects::apply_exit(&mut self.state, r.tid, r.pid, name, &c.args, ret, &|i| c.resolved(i), r.ts);
+                if let (Some(c), Some(name)) = (&call, syscalls::name(decoder.arch, nr)) {
+                    effects::apply_exit(
+                        &mut self.state,
+                        r.tid,
+                        r.pid,
+                        name,
+                        &c.args,
+                        ret,
+                        &|i| c.resolved(i),
+                        r.ts,
+                    );
                 }
                 call
             }
@@ -127,7 +244,7 @@ impl<'a, 's> Pipeline<'a, 's> {
             Kind::SyscallEnter { .. } => self.in_flight.current(r.tid),
             _ => ended.as_ref(),
         };
-        let view = EventView::new(&ev, &self.state, call, self.decoder.arch, self.clock);
+        let view = EventView::new(&ev, &self.state, call, decoder.arch, self.clock);
         let shown = self.selected(&view);
         let feeds_state = matches!(
             tp.role,
@@ -169,6 +286,9 @@ impl<'a, 's> Pipeline<'a, 's> {
         apply::state_after_output(&ev, &mut self.state);
         if matches!(tp.role, Role::Exit { .. }) {
             self.in_flight.forget(r.tid);
+            if let Some(res) = self.resolver.as_mut() {
+                res.forget(r.tid);
+            }
         }
         if self.selection.max_events.is_some_and(|n| self.shown >= n) {
             self.done = true;
@@ -193,6 +313,19 @@ impl<'a, 's> Pipeline<'a, 's> {
         let mut failure = None;
         for sink in self.sinks.iter_mut() {
             if let Err(e) = sink.flush() {
+                failure = Some(e);
+            }
+        }
+        if let Some(e) = failure {
+            self.fail(e);
+        }
+    }
+
+    /// Ends the run: sinks write their trailers (a capture's drop records and end block).
+    pub fn end(&mut self, drops: &[(u32, u64)]) {
+        let mut failure = None;
+        for sink in self.sinks.iter_mut() {
+            if let Err(e) = sink.end(drops) {
                 failure = Some(e);
             }
         }

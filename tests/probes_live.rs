@@ -74,9 +74,12 @@ fn expected_stack_paths(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// (tid, syscall, resolved path of its path argument and its source).
+type Call = (u32, &'static str, Option<(String, Source)>);
+
 struct Captured {
     /// pid → (tid, syscall, resolved path of its path argument) in time order.
-    calls: HashMap<u32, Vec<(u32, &'static str, Option<(String, Source)>)>>,
+    calls: HashMap<u32, Vec<Call>>,
     stats: tpdig::probes::Stats,
 }
 

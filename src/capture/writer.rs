@@ -137,6 +137,10 @@ impl<W: Write> CaptureWriter<W> {
         &self.out
     }
 
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.out
+    }
+
     pub fn write_machine(&mut self, m: &MachineInfo) -> io::Result<()> {
         self.write_block(BlockKind::Machine as u16, &encode_machine(m))
     }

@@ -3,6 +3,7 @@
 //! A sink sees each event with the state as it stands after that event; it owns its writer
 //! and its buffering. The text sink renders sysdig's default line.
 
+pub mod capture_sink;
 pub mod events;
 pub mod fields;
 pub mod format;
@@ -12,10 +13,17 @@ pub mod render_ctx;
 pub mod text;
 pub mod time;
 
+use crate::decode::Decoder;
 use crate::fields::EventView;
+use crate::state::State;
 use std::io;
 
 pub trait Sink {
+    /// Called once before the first event, with the state as it stands then and the
+    /// decoder of the events to come.
+    fn begin(&mut self, _state: &State, _decoder: &Decoder) -> io::Result<()> {
+        Ok(())
+    }
     fn event(&mut self, view: &EventView<'_>) -> io::Result<()>;
     /// An event the filter rejected that changes thread state (fork, exec, exit, rename):
     /// sinks that must be able to rebuild the state later (the capture writer) keep it.
@@ -24,4 +32,8 @@ pub trait Sink {
     }
     /// Called after each batch of events and at the end.
     fn flush(&mut self) -> io::Result<()>;
+    /// Called once at the end, with the records the kernel dropped per CPU.
+    fn end(&mut self, _drops: &[(u32, u64)]) -> io::Result<()> {
+        self.flush()
+    }
 }

@@ -341,6 +341,7 @@ impl ProbeSet {
     }
 
     /// Reads the format of an event just created and records it.
+    #[allow(clippy::too_many_arguments)]
     fn adopt(
         &mut self,
         tracefs: &Tracefs,

@@ -82,7 +82,7 @@ pub struct ProbeHit {
 enum Slot {
     Path(Field),
     /// Four u64 fields (32 raw bytes) and the `sun_path` string.
-    Sock([Field; 4], Field),
+    Sock(Box<([Field; 4], Field)>),
 }
 
 /// Reads one probe event's records.
@@ -155,7 +155,7 @@ impl ProbeDecoder {
         for &(name, kind) in values {
             slots.push(match kind {
                 ValueKind::Path => Slot::Path(get(name, true)?),
-                ValueKind::SockAddr => Slot::Sock(
+                ValueKind::SockAddr => Slot::Sock(Box::new((
                     [
                         get(&format!("{name}_0"), false)?,
                         get(&format!("{name}_1"), false)?,
@@ -163,7 +163,7 @@ impl ProbeDecoder {
                         get(&format!("{name}_3"), false)?,
                     ],
                     get(&format!("{name}_un"), true)?,
-                ),
+                ))),
             });
         }
         Ok(ProbeDecoder {
@@ -202,7 +202,8 @@ fn string(f: &Field, raw: &[u8]) -> Option<Vec<u8>> {
 fn read_slot(s: &Slot, raw: &[u8]) -> Option<Value> {
     match s {
         Slot::Path(f) => string(f, raw).map(Value::Path),
-        Slot::Sock(words, un) => {
+        Slot::Sock(b) => {
+            let (words, un) = &**b;
             let mut b = Vec::with_capacity(32);
             for w in words {
                 b.extend_from_slice(&w.u64(raw)?.to_le_bytes());

@@ -2,6 +2,7 @@
 //! one time-ordered stream. Live capture and capture files feed the same merge, so the
 //! rest of the pipeline never knows where records came from.
 
+pub mod file;
 pub mod merge;
 
 pub use merge::{MergeStats, Merger, REORDER_WINDOW_NS, watermark};

@@ -21,6 +21,7 @@ pub mod paths;
 pub mod proc_files;
 pub mod proc_scan;
 pub mod process;
+pub mod snapshot;
 pub mod threads;
 pub mod users;
 

@@ -74,6 +74,15 @@ impl Users {
         self.by_uid.get(&uid)
     }
 
+    pub fn iter(&self) -> impl Iterator<Item = &User> {
+        self.by_uid.values()
+    }
+
+    /// Adds a user (replaying a capture's snapshot).
+    pub fn insert(&mut self, u: User) {
+        self.by_uid.insert(u.uid, u);
+    }
+
     pub fn len(&self) -> usize {
         self.by_uid.len()
     }
@@ -84,6 +93,15 @@ impl Users {
 }
 
 impl Groups {
+    pub fn iter(&self) -> impl Iterator<Item = &Group> {
+        self.by_gid.values()
+    }
+
+    /// Adds a group (replaying a capture's snapshot).
+    pub fn insert(&mut self, g: Group) {
+        self.by_gid.insert(g.gid, g);
+    }
+
     /// Parses /etc/group text (`name:pw:gid:members`).
     pub fn parse(text: &[u8]) -> (Groups, Vec<AccountParseError>) {
         let mut g = Groups::default();
