@@ -1,10 +1,15 @@
-//! The man page documents every flag the CLI accepts, and every compat switch.
+//! The man page documents every flag the CLI accepts, every compat switch, every exit code
+//! and every field of the catalog.
+
+fn man_text() -> String {
+    let man = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/tpdig.8")).unwrap();
+    // roff escapes '-' as '\-'; compare on unescaped text.
+    man.replace("\\-", "-")
+}
 
 #[test]
 fn every_flag_is_in_the_man_page() {
-    let man = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/tpdig.8")).unwrap();
-    // roff escapes '-' as '\-'; compare on unescaped text.
-    let text = man.replace("\\-", "-");
+    let text = man_text();
     let missing: Vec<String> = tpdig::cli::flag_names()
         .into_iter()
         .filter(|f| !text.contains(f.as_str()))
@@ -19,10 +24,26 @@ fn every_flag_is_in_the_man_page() {
             "compat switch {switch} undocumented"
         );
     }
-    for code in 0..=6 {
+    for code in 0..=7 {
         assert!(
             text.contains(&format!(".B {code}\n")),
             "exit status {code} undocumented"
         );
     }
+}
+
+#[test]
+fn every_field_is_in_the_man_page() {
+    let text = man_text();
+    let missing: Vec<&str> = tpdig::fields::FIELDS
+        .iter()
+        .map(|f| f.name)
+        .filter(|n| {
+            !text.contains(&format!(".B {n}\n")) && !text.contains(&format!(".B {n}[ARG]\n"))
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "fields missing from man/tpdig.8 (run ci/gen-man-fields.sh): {missing:?}"
+    );
 }
