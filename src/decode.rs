@@ -37,6 +37,19 @@ pub enum Role {
     Rename { pid: Field, newcomm: Field },
     /// task:task_newtask: a new task and its comm.
     NewTask { pid: Field, comm: Field },
+    /// sock:inet_sock_set_state: a TCP socket's state change with both endpoints.
+    SockState {
+        skaddr: Field,
+        oldstate: Field,
+        newstate: Field,
+        sport: Field,
+        dport: Field,
+        family: Field,
+        saddr: Field,
+        daddr: Field,
+        saddr_v6: Field,
+        daddr_v6: Field,
+    },
     /// Any other tracepoint: rendered field by field from its format.
     Generic,
 }
@@ -121,6 +134,18 @@ impl Tracepoint {
                 pid: get("pid")?,
                 comm: get("comm")?,
             },
+            ("sock", "inet_sock_set_state") => Role::SockState {
+                skaddr: get("skaddr")?,
+                oldstate: get("oldstate")?,
+                newstate: get("newstate")?,
+                sport: get("sport")?,
+                dport: get("dport")?,
+                family: get("family")?,
+                saddr: get("saddr")?,
+                daddr: get("daddr")?,
+                saddr_v6: get("saddr_v6")?,
+                daddr_v6: get("daddr_v6")?,
+            },
             _ => Role::Generic,
         };
         Ok(Tracepoint {
@@ -132,9 +157,70 @@ impl Tracepoint {
         })
     }
 
+    /// Whether the thread state needs every record of this tracepoint (they are never
+    /// filtered out in the kernel, and a filtered capture still stores them).
+    pub fn feeds_state(&self) -> bool {
+        matches!(
+            self.role,
+            Role::Fork { .. }
+                | Role::Exec { .. }
+                | Role::Exit { .. }
+                | Role::Rename { .. }
+                | Role::NewTask { .. }
+                | Role::SockState { .. }
+        )
+    }
+
+    /// Whether its records are state input only, never shown as events.
+    pub fn internal(&self) -> bool {
+        matches!(self.role, Role::SockState { .. })
+    }
+
     pub fn full_name(&self) -> String {
         format!("{}:{}", self.system, self.name)
     }
+}
+
+/// Reads an inet_sock_set_state record into a state change.
+pub fn tcp_change(role: &Role, raw: &[u8]) -> Option<crate::state::tcp::TcpChange> {
+    let Role::SockState {
+        skaddr,
+        oldstate,
+        newstate,
+        sport,
+        dport,
+        family,
+        saddr,
+        daddr,
+        saddr_v6,
+        daddr_v6,
+    } = role
+    else {
+        return None;
+    };
+    let addr = |v4: &Field, v6: &Field| -> Option<std::net::IpAddr> {
+        match family.u64(raw)? {
+            2 => {
+                let b: [u8; 4] = v4.bytes(raw)?.get(..4)?.try_into().ok()?;
+                Some(std::net::Ipv4Addr::from(b).into())
+            }
+            10 => {
+                let b: [u8; 16] = v6.bytes(raw)?.get(..16)?.try_into().ok()?;
+                let ip = std::net::Ipv6Addr::from(b);
+                Some(ip.to_ipv4_mapped().map_or(ip.into(), Into::into))
+            }
+            _ => None,
+        }
+    };
+    Some(crate::state::tcp::TcpChange {
+        skaddr: skaddr.u64(raw)?,
+        oldstate: oldstate.i64(raw)?,
+        newstate: newstate.i64(raw)?,
+        saddr: addr(saddr, saddr_v6)?,
+        sport: sport.u64(raw)? as u16,
+        daddr: addr(daddr, daddr_v6)?,
+        dport: dport.u64(raw)? as u16,
+    })
 }
 
 /// The decoded meaning of a record, as far as the record alone tells it.
@@ -221,6 +307,48 @@ impl Decoder {
 
     pub fn tracepoints(&self) -> &[Tracepoint] {
         &self.tracepoints
+    }
+
+    /// Reads an inet_sock_set_state record into a state change.
+    pub fn tcp_change(role: &Role, raw: &[u8]) -> Option<crate::state::tcp::TcpChange> {
+        let Role::SockState {
+            skaddr,
+            oldstate,
+            newstate,
+            sport,
+            dport,
+            family,
+            saddr,
+            daddr,
+            saddr_v6,
+            daddr_v6,
+        } = role
+        else {
+            return None;
+        };
+        let addr = |v4: &Field, v6: &Field| -> Option<std::net::IpAddr> {
+            match family.u64(raw)? {
+                2 => {
+                    let b: [u8; 4] = v4.bytes(raw)?.get(..4)?.try_into().ok()?;
+                    Some(std::net::Ipv4Addr::from(b).into())
+                }
+                10 => {
+                    let b: [u8; 16] = v6.bytes(raw)?.get(..16)?.try_into().ok()?;
+                    let ip = std::net::Ipv6Addr::from(b);
+                    Some(ip.to_ipv4_mapped().map_or(ip.into(), Into::into))
+                }
+                _ => None,
+            }
+        };
+        Some(crate::state::tcp::TcpChange {
+            skaddr: skaddr.u64(raw)?,
+            oldstate: oldstate.i64(raw)?,
+            newstate: newstate.i64(raw)?,
+            saddr: addr(saddr, saddr_v6)?,
+            sport: sport.u64(raw)? as u16,
+            daddr: addr(daddr, daddr_v6)?,
+            dport: dport.u64(raw)? as u16,
+        })
     }
 
     /// Finds the record's tracepoint and decodes the fields of its role. `None` when the

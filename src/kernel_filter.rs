@@ -83,24 +83,13 @@ fn fixed_type(tp: &Tracepoint) -> Option<&str> {
     }
 }
 
-fn feeds_state(tp: &Tracepoint) -> bool {
-    matches!(
-        tp.role,
-        Role::Fork { .. }
-            | Role::Exec { .. }
-            | Role::Exit { .. }
-            | Role::Rename { .. }
-            | Role::NewTask { .. }
-    )
-}
-
 /// Plans the kernel filters. `exclude_tid`: tpdig's own thread, to filter out unless -D.
 pub fn plan(tps: &[Tracepoint], user: Option<&Expr>, exclude_tid: Option<i32>, arch: Arch) -> Plan {
     let types = user.and_then(crate::filter::event_types);
     let dirs = user.and_then(|e| crate::filter::pushdown::restricted_values(e, "evt.dir"));
     let mut plan = Plan::default();
     for tp in tps {
-        let state = feeds_state(tp);
+        let state = tp.feeds_state();
         let mut skip = false;
         if !state {
             if let (Some(types), Some(t)) = (&types, fixed_type(tp)) {

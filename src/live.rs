@@ -32,6 +32,7 @@ const LIFECYCLE: &[(&str, &str)] = &[
     ("sched", "sched_process_exec"),
     ("sched", "sched_process_exit"),
     ("task", "task_rename"),
+    ("sock", "inet_sock_set_state"),
 ];
 
 /// How often the loop wakes even when no ring reached its watermark: bounds the latency of
@@ -121,8 +122,9 @@ pub fn load_tracepoints(
                 return Err(tracefs_error(e));
             }
             Err(msg) => {
-                // task_rename is only "where present"; stay quiet about it unless -v.
-                if verbose || system != "task" {
+                // task_rename and inet_sock_set_state are only "where present"; stay quiet
+                // about them unless -v.
+                if verbose || !matches!(system, "task" | "sock") {
                     eprintln!("tpdig: warning: {msg} (continuing without it)");
                 }
             }

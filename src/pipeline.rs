@@ -190,6 +190,14 @@ impl<'s> Pipeline<'s> {
             kind,
         };
         apply::state_before_output(&ev, &mut self.state);
+        if let Some(change) = crate::decode::tcp_change(&tp.role, r.raw) {
+            let call = self
+                .in_flight
+                .current(r.tid)
+                .and_then(|c| Some((syscalls::name(decoder.arch, c.nr)?, c.args)));
+            self.state
+                .on_tcp_change(r.pid, &change, call.as_ref().map(|(n, a)| (*n, a)));
+        }
         let ended: Option<Call> = match kind {
             Kind::SyscallEnter { nr, args } => {
                 let mut resolved = Vec::new();
@@ -245,15 +253,8 @@ impl<'s> Pipeline<'s> {
             _ => ended.as_ref(),
         };
         let view = EventView::new(&ev, &self.state, call, decoder.arch, self.clock);
-        let shown = self.selected(&view);
-        let feeds_state = matches!(
-            tp.role,
-            Role::Fork { .. }
-                | Role::Exec { .. }
-                | Role::Exit { .. }
-                | Role::Rename { .. }
-                | Role::NewTask { .. }
-        );
+        let shown = !tp.internal() && self.selected(&view);
+        let feeds_state = tp.feeds_state();
         let mut failure = None;
         for sink in self.sinks.iter_mut() {
             let res = if shown {

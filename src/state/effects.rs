@@ -213,6 +213,35 @@ pub fn apply_exit<'r>(
                 0
             };
             let listener = st.fd_info(pid, fd_arg(0)).cloned();
+            // The kernel's handshake records name the connection at the head of this
+            // listener's accept queue.
+            let queued = listener
+                .as_ref()
+                .and_then(|l| l.sock)
+                .filter(|t| t.is_server_only())
+                .and_then(|t| st.tcp.accepted((t.sip, t.sport)));
+            if let Some(((sip, sport), (cip, cport))) = queued {
+                let mut f = FdInfo::new(
+                    if cip.is_ipv4() {
+                        FdKind::Ipv4
+                    } else {
+                        FdKind::Ipv6
+                    },
+                    "",
+                    flags,
+                );
+                f.l4 = Some(L4Proto::Tcp);
+                f.set_tuple(SockTuple {
+                    proto: Some(L4Proto::Tcp),
+                    sip: cip,
+                    sport: cport,
+                    dip: sip,
+                    dport: sport,
+                    partial: false,
+                });
+                insert(st, pid, ret as i32, f);
+                return;
+            }
             let peer = resolved(1).and_then(decode_sockaddr);
             let kind = listener.as_ref().map_or(FdKind::Other, |l| l.kind);
             let mut f = FdInfo::new(kind, "", flags);
@@ -459,6 +488,13 @@ fn connect(st: &mut State, pid: u32, fd: i32, addr: Option<SockAddr>) {
         return;
     };
     match addr {
+        // The kernel's socket-state record already gave the whole tuple: keep it.
+        Some(SockAddr::Inet(_, dport))
+            if f.sock
+                .is_some_and(|t| !t.partial && t.dport == dport && t.sport != 0) => {}
+        None if f
+            .sock
+            .is_some_and(|t| !t.partial && t.sport != 0 && t.dport != 0) => {}
         Some(SockAddr::Inet(dip, dport)) => {
             f.kind = if dip.is_ipv4() {
                 FdKind::Ipv4

@@ -22,6 +22,7 @@ pub mod proc_files;
 pub mod proc_scan;
 pub mod process;
 pub mod snapshot;
+pub mod tcp;
 pub mod threads;
 pub mod users;
 
@@ -59,6 +60,8 @@ pub struct State {
     pub users: Users,
     pub groups: Groups,
     pub stats: EffectStats,
+    /// Exact TCP endpoints from the kernel's socket-state records.
+    pub tcp: tcp::TcpTracker,
     /// Children announced without clone flags: child tid → (parent tid, parent pid).
     pending_children: HashMap<u32, (u32, u32)>,
     /// Children already set up (oldest first), and whether their clone flags were known.
@@ -80,6 +83,56 @@ impl State {
             procs: ProcessTable::with_limit(procs),
             fds: FdTables::with_limit(fds_per_table),
             ..State::default()
+        }
+    }
+
+    /// A TCP socket changed state (`sock:inet_sock_set_state`), reported on thread `tid`
+    /// of `pid`, which is inside system call `call` (name and arguments) if any.
+    pub fn on_tcp_change(&mut self, pid: u32, c: &tcp::TcpChange, call: Option<(&str, &[u64; 6])>) {
+        use tcp::*;
+        let tuple = |sip, sport, dip, dport| SockTuple {
+            proto: Some(L4Proto::Tcp),
+            sip,
+            sport,
+            dip,
+            dport,
+            partial: false,
+        };
+        match (c.oldstate, c.newstate) {
+            (_, TCP_LISTEN) => {
+                if let Some(("listen", args)) = call {
+                    let t = SockTuple::server(Some(L4Proto::Tcp), c.saddr, c.sport);
+                    self.set_socket(pid, args[0] as i32, t);
+                }
+            }
+            (_, TCP_SYN_SENT) => {
+                if let Some(("connect", args)) = call {
+                    self.tcp.connecting(c.skaddr, pid, args[0] as i32);
+                }
+            }
+            (TCP_SYN_SENT, TCP_ESTABLISHED) => {
+                if let Some((p, fd)) = self.tcp.established(c.skaddr) {
+                    self.set_socket(p, fd, tuple(c.saddr, c.sport, c.daddr, c.dport));
+                }
+            }
+            (TCP_SYN_RECV, TCP_ESTABLISHED) => {
+                self.tcp.queue((c.saddr, c.sport), (c.daddr, c.dport))
+            }
+            (_, TCP_CLOSE) => self.tcp.closed(c.skaddr),
+            _ => {}
+        }
+    }
+
+    /// Gives `pid`'s fd `fd` an exact inet tuple.
+    fn set_socket(&mut self, pid: u32, fd: i32, t: SockTuple) {
+        if let Some(f) = self.fd_table_mut(pid).and_then(|tb| tb.get_mut(fd)) {
+            f.kind = if t.sip.is_ipv4() {
+                FdKind::Ipv4
+            } else {
+                FdKind::Ipv6
+            };
+            f.l4 = t.proto;
+            f.set_tuple(t);
         }
     }
 
