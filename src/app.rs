@@ -4,7 +4,7 @@ use crate::capture::blocks::MachineInfo;
 use crate::cli::Cli;
 use crate::compat::Compat;
 use crate::error::{AppError, AppResult, ExitKind};
-use crate::fields::{Catalog, EventView, FIELDS};
+use crate::fields::{Catalog, FIELDS};
 use crate::live::{self, LiveOptions};
 use crate::output::Sink;
 use crate::output::capture_sink::{CaptureSink, Rotation};
@@ -18,18 +18,6 @@ use crate::source::file::{ReplayOptions, replay};
 use crate::state::{Comm, State};
 use std::io::{self, BufWriter, Write};
 use std::time::Duration;
-
-/// A sink that shows nothing (`-q`).
-struct Discard;
-
-impl Sink for Discard {
-    fn event(&mut self, _: &EventView<'_>) -> io::Result<()> {
-        Ok(())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
 
 /// Runs tpdig with the given arguments and returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
@@ -112,7 +100,7 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
     };
     let stdout = io::stdout();
     let out = BufWriter::with_capacity(64 * 1024, stdout.lock());
-    let mut sink: Box<dyn Sink> = if let Some(path) = &cli.write {
+    let mut capture: Option<Box<dyn Sink>> = cli.write.as_ref().map(|path| {
         let rotation = Rotation {
             bytes: cli.file_size.map(|mb| mb * 1_000_000),
             seconds: cli.file_seconds,
@@ -124,27 +112,36 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
             cli.compress,
             rotation,
             machine_info(),
-        ))
-    } else if cli.quiet {
-        Box::new(Discard)
+        )) as Box<dyn Sink>
+    });
+    let printing = cli.write.is_none() || cli.tee;
+    let mut printer: Option<Box<dyn Sink>> = if !printing || cli.quiet {
+        None
     } else if cli.json {
-        Box::new(JsonSink::new(
+        Some(Box::new(JsonSink::new(
             out,
             format.map(|f| f.fields().cloned().collect()),
             cli.unbuffered,
-        ))
+        )))
     } else if let Some(f) = format {
-        Box::new(FormatSink::new(out, f, cli.unbuffered))
+        Some(Box::new(FormatSink::new(out, f, cli.unbuffered)))
     } else {
-        Box::new(TextSink::new(out, time_mode, cli.unbuffered))
+        Some(Box::new(TextSink::new(out, time_mode, cli.unbuffered)))
     };
+    let mut sinks: Vec<&mut dyn Sink> = Vec::new();
+    if let Some(c) = capture.as_mut() {
+        sinks.push(c.as_mut());
+    }
+    if let Some(p) = printer.as_mut() {
+        sinks.push(p.as_mut());
+    }
     if !cli.read.is_empty() {
         if !cli.command.is_empty() {
             return Err(AppError::usage(
                 "-r reads files: it cannot also run a command (--)",
             ));
         }
-        return read_files(cli, selection, sink.as_mut());
+        return read_files(cli, selection, sinks);
     }
     let opts = LiveOptions {
         buffer_bytes: cli.buffer_size,
@@ -156,8 +153,7 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
         command: (!cli.command.is_empty()).then(|| cli.command.clone()),
         probe_lookups: cli.probe_lookups,
     };
-    let summary = live::capture(&opts, selection, vec![sink.as_mut()], cli.summary)?;
-    drop(sink);
+    let summary = live::capture(&opts, selection, sinks, cli.summary)?;
     if cli.verbose {
         let mut err = io::stderr().lock();
         if let Some(why) = &summary.stopped_by {
@@ -169,9 +165,9 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
 }
 
 /// `-r`: replays the files through the pipeline into `sink`.
-fn read_files(cli: &Cli, selection: Selection, sink: &mut dyn Sink) -> AppResult<i32> {
+fn read_files(cli: &Cli, selection: Selection, sinks: Vec<&mut dyn Sink>) -> AppResult<i32> {
     let start = std::time::Instant::now();
-    let mut pipeline = Pipeline::new(State::default(), vec![sink], selection);
+    let mut pipeline = Pipeline::new(State::default(), sinks, selection);
     pipeline.count_types = cli.summary;
     let opts = ReplayOptions {
         skip_bad: cli.skip_bad,

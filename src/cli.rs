@@ -91,6 +91,10 @@ pub struct Cli {
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub write: Option<std::path::PathBuf>,
 
+    /// With -w: also print the events (default line, -p or -j), as a live run would.
+    #[arg(long = "tee")]
+    pub tee: bool,
+
     /// Read events from a capture FILE instead of the kernel (repeatable: files merge by time).
     #[arg(short = 'r', long = "read", value_name = "FILE")]
     pub read: Vec<std::path::PathBuf>,

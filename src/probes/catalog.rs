@@ -13,6 +13,12 @@
 //! probed system-wide by default — and [`Set::Lookups`] — the high-volume stat/access
 //! family, probed only on request. Several names are often one function (glibc's `open`
 //! and `open64` share an address); installation probes each address once.
+//!
+//! [`POST_FUNCTIONS`] are the other direction: calls that *return* values through user
+//! memory (`pipe(int fds[2])`, `socketpair(…, int sv[2])`). Those values exist only after
+//! the kernel wrote them, so they are probed right after the wrapper's `syscall`
+//! instruction, where the pointer is still in the register the kernel took it in (the
+//! syscall ABI preserves the argument registers), see [`syscall_arg_register`].
 
 /// Which probe set a function belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -249,6 +255,92 @@ pub fn by_name(func: &str) -> Option<&'static ProbeFn> {
     FUNCTIONS.iter().find(|f| f.func == func)
 }
 
+/// What a post-syscall probe reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PostKind {
+    /// `int[2]` of file descriptors, fetched as one 8-byte word (two native-endian i32).
+    FdPair,
+}
+
+/// A C library function probed right after its `syscall` instruction(s).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PostFn {
+    pub func: &'static str,
+    pub set: Set,
+    /// The system calls the function may make (which one a site makes is read from the
+    /// number it loads: glibc's `pipe` makes `pipe2`).
+    pub syscalls: &'static [&'static str],
+    /// The syscall argument index of the array, the same for every call in `syscalls`.
+    pub arg: usize,
+    pub kind: PostKind,
+}
+
+const fn post(func: &'static str, syscalls: &'static [&'static str], arg: usize) -> PostFn {
+    PostFn {
+        func,
+        set: Set::Names,
+        syscalls,
+        arg,
+        kind: PostKind::FdPair,
+    }
+}
+
+const PIPE: &[&str] = &["pipe", "pipe2"];
+
+/// Every function probed after its system call.
+pub const POST_FUNCTIONS: &[PostFn] = &[
+    post("pipe", PIPE, 0),
+    post("__pipe", PIPE, 0),
+    post("pipe2", &["pipe2"], 0),
+    post("__pipe2", &["pipe2"], 0),
+    post("socketpair", &["socketpair"], 3),
+    post("__socketpair", &["socketpair"], 3),
+];
+
+/// The post-syscall functions of the chosen sets.
+pub fn post_selected(lookups: bool) -> impl Iterator<Item = &'static PostFn> {
+    POST_FUNCTIONS
+        .iter()
+        .filter(move |f| f.set == Set::Names || lookups)
+}
+
+/// The post-syscall catalog entry of a function name.
+pub fn post_by_name(func: &str) -> Option<&'static PostFn> {
+    POST_FUNCTIONS.iter().find(|f| f.func == func)
+}
+
+/// The register that holds system call argument `index` when the thread is back in user
+/// space right after the system call instruction. x86_64: `%di %si %dx %r10 %r8 %r9` (the
+/// kernel preserves them; only `%ax`, `%cx`, `%r11` change). aarch64: `x0` carries the
+/// return value, so argument 0 is gone; `%x1`…`%x5` survive.
+pub fn syscall_arg_register(arch: crate::syscalls::Arch, index: usize) -> Option<&'static str> {
+    use crate::syscalls::Arch;
+    const X86_64: [&str; 6] = ["%di", "%si", "%dx", "%r10", "%r8", "%r9"];
+    const AARCH64: [Option<&str>; 6] = [
+        None,
+        Some("%x1"),
+        Some("%x2"),
+        Some("%x3"),
+        Some("%x4"),
+        Some("%x5"),
+    ];
+    match arch {
+        Arch::X86_64 => X86_64.get(index).copied(),
+        Arch::Aarch64 => AARCH64.get(index).copied().flatten(),
+        Arch::I386 => None,
+    }
+}
+
+/// The register holding the system call's return value right after it.
+pub fn syscall_ret_register(arch: crate::syscalls::Arch) -> Option<&'static str> {
+    use crate::syscalls::Arch;
+    match arch {
+        Arch::X86_64 => Some("%ax"),
+        Arch::Aarch64 => Some("%x0"),
+        Arch::I386 => None,
+    }
+}
+
 /// The argument registers of the C calling convention, as uprobe fetch args name them.
 /// x86_64 System V: `%di %si %dx %cx %r8 %r9`; aarch64 AAPCS64: `%x0`…`%x5`.
 pub fn arg_register(arch: crate::syscalls::Arch, index: usize) -> Option<&'static str> {
@@ -307,5 +399,27 @@ mod tests {
         let r = by_name("rename").unwrap();
         assert_eq!(r.arg_for("renameat2", 1), Some(3));
         assert_eq!(arg_register(Arch::X86_64, 1), Some("%si"));
+    }
+
+    #[test]
+    fn post_functions_name_real_calls_and_the_kernel_argument_register() {
+        let mut seen = std::collections::HashSet::new();
+        for f in POST_FUNCTIONS {
+            assert!(seen.insert(f.func), "{} twice", f.func);
+            assert!(by_name(f.func).is_none(), "{} in both lists", f.func);
+            for s in f.syscalls {
+                assert!(number(Arch::X86_64, s).is_some(), "{s}");
+            }
+            assert!(syscall_arg_register(Arch::X86_64, f.arg).is_some());
+        }
+        // socketpair's sv is the 4th argument: %rcx in C, %r10 at the syscall.
+        let sp = post_by_name("socketpair").unwrap();
+        assert_eq!(sp.arg, 3);
+        assert_eq!(syscall_arg_register(Arch::X86_64, sp.arg), Some("%r10"));
+        assert_eq!(arg_register(Arch::X86_64, sp.arg), Some("%cx"));
+        assert_eq!(post_by_name("pipe").unwrap().syscalls, &["pipe", "pipe2"]);
+        assert_eq!(syscall_arg_register(Arch::Aarch64, 0), None);
+        assert_eq!(syscall_ret_register(Arch::X86_64), Some("%ax"));
+        assert!(post_selected(false).count() == POST_FUNCTIONS.len());
     }
 }

@@ -13,6 +13,15 @@
 //! Versioned symbols: a shared object may define one name several times (glibc's
 //! `posix_spawn@GLIBC_2.2.5` and `posix_spawn@@GLIBC_2.15`). `.gnu.version` marks the
 //! non-default ones hidden; [`Elf::functions`] prefers the default definition.
+//!
+//! Post-syscall sites: a uprobe placed right after a wrapper's `syscall` instruction sees
+//! what the kernel wrote to user memory (pipe's `int[2]`) while the pointer is still in its
+//! register. [`Elf::function_bytes`] gives a function's code and [`x86_64_syscall_sites`]
+//! finds `syscall` instructions in it. Probing the middle of an instruction would corrupt
+//! the traced program, so a site is accepted only when the system call number is loaded
+//! into `%eax` just before it (`mov $nr,%eax`, with at most a few register-to-register
+//! moves in between — the shape every C library's wrappers have); a stray `0f 05` inside
+//! another instruction almost never also follows a `b8` and one of the expected numbers.
 
 use std::fmt;
 
@@ -336,19 +345,109 @@ impl<'a> Elf<'a> {
                     name: want.to_string(),
                     vaddr: s.value,
                     offset,
+                    size: s.size,
                 });
             }
         }
         Ok(out)
     }
+
+    /// The code of a function (`st_size` bytes from its address), when all of it lies in
+    /// the file-backed part of one `PT_LOAD` segment. `None` otherwise (and for size 0).
+    pub fn function_bytes(&self, f: &FunctionSite) -> Option<&'a [u8]> {
+        if f.size == 0 {
+            return None;
+        }
+        let seg = self.segments.iter().find(|s| {
+            f.vaddr >= s.vaddr
+                && (f.vaddr - s.vaddr)
+                    .checked_add(f.size)
+                    .is_some_and(|end| end <= s.filesz)
+        })?;
+        let start = usize::try_from(f.vaddr - seg.vaddr + seg.offset).ok()?;
+        let len = usize::try_from(f.size).ok()?;
+        self.bytes.get(start..start.checked_add(len)?)
+    }
 }
 
-/// Where a function is: its address and the file offset a uprobe takes.
+/// Where a function is: its address, the file offset a uprobe takes, and its size.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FunctionSite {
     pub name: String,
     pub vaddr: u64,
     pub offset: u64,
+    /// `st_size` (0 when the symbol does not say).
+    pub size: u64,
+}
+
+/// A `syscall` instruction inside a function's code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyscallSite {
+    /// Offset of the `0f 05` bytes from the start of the code given.
+    pub at: usize,
+    /// The system call number loaded into `%eax` before it.
+    pub nr: u32,
+}
+
+impl SyscallSite {
+    /// Offset of the instruction the thread returns to (a post-syscall probe goes there).
+    pub fn after(&self) -> usize {
+        self.at + 2
+    }
+}
+
+/// x86-64 `syscall` instructions (`0f 05`) in `code` whose number is set by a
+/// `mov $nr,%eax` (`b8 imm32`) or `mov $nr,%rax` (`48 c7 c0 imm32`) that precedes it,
+/// possibly with up to four register-to-register `mov`/`xor` instructions (none writing
+/// `%eax`) in between. Other `0f 05` byte pairs are not reported (see the module header).
+pub fn x86_64_syscall_sites(code: &[u8]) -> Vec<SyscallSite> {
+    let mut out = Vec::new();
+    for at in 0..code.len().saturating_sub(1) {
+        if code[at] == 0x0f
+            && code[at + 1] == 0x05
+            && let Some(nr) = syscall_number_before(&code[..at])
+        {
+            out.push(SyscallSite { at, nr });
+        }
+    }
+    out
+}
+
+/// The number a `mov` to `%eax`/`%rax` ending `code` (after register moves) loads.
+fn syscall_number_before(code: &[u8]) -> Option<u32> {
+    let imm = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    let mut end = code.len();
+    for _ in 0..5 {
+        let c = &code[..end];
+        let n = c.len();
+        if n >= 5 && c[n - 5] == 0xb8 {
+            return Some(imm(&c[n - 4..]));
+        }
+        if n >= 7 && c[n - 7..n - 4] == [0x48, 0xc7, 0xc0] {
+            return Some(imm(&c[n - 4..]));
+        }
+        // A register-to-register mov/xor (modrm mod = 11), optionally REX-prefixed.
+        let reg_op = |rex: u8, op: u8, modrm: u8| -> bool {
+            if modrm < 0xc0 {
+                return false;
+            }
+            // The destination: r/m for 89 and 31, reg for 8b and 33.
+            let (dest, ext) = match op {
+                0x89 | 0x31 => (modrm & 7, rex & 1),
+                0x8b | 0x33 => ((modrm >> 3) & 7, (rex >> 2) & 1),
+                _ => return false,
+            };
+            !(dest == 0 && ext == 0)
+        };
+        if n >= 3 && (0x40..=0x4f).contains(&c[n - 3]) && reg_op(c[n - 3], c[n - 2], c[n - 1]) {
+            end -= 3;
+        } else if n >= 2 && reg_op(0x40, c[n - 2], c[n - 1]) {
+            end -= 2;
+        } else {
+            return None;
+        }
+    }
+    None
 }
 
 fn table_entry(base: u64, i: u64, size: u64, what: &str) -> Result<u64, ElfError> {
@@ -447,7 +546,8 @@ mod tests {
             vec![FunctionSite {
                 name: "open64".into(),
                 vaddr: 0x401234,
-                offset: 0x1234
+                offset: 0x1234,
+                size: 16,
             }]
         );
     }
@@ -578,6 +678,93 @@ mod tests {
                 let mut g = t.clone();
                 g[at] = v;
                 check(&g);
+            }
+        }
+    }
+
+    #[test]
+    fn syscall_sites_need_the_number_loaded_just_before() {
+        // glibc 2.36 pipe: xor %esi,%esi; mov $0x125,%eax; syscall; cmp …
+        let pipe = [0x31, 0xf6, 0xb8, 0x25, 0x01, 0, 0, 0x0f, 0x05, 0x48, 0x3d];
+        assert_eq!(
+            x86_64_syscall_sites(&pipe),
+            vec![SyscallSite { at: 7, nr: 293 }]
+        );
+        assert_eq!(x86_64_syscall_sites(&pipe)[0].after(), 9);
+        // mov $0x35,%eax; mov %rcx,%r10; syscall (moves between are skipped).
+        let sp = [0xb8, 0x35, 0, 0, 0, 0x49, 0x89, 0xca, 0x0f, 0x05];
+        assert_eq!(
+            x86_64_syscall_sites(&sp),
+            vec![SyscallSite { at: 8, nr: 53 }]
+        );
+        // mov $0x16,%rax; syscall
+        let rax = [0x48, 0xc7, 0xc0, 0x16, 0, 0, 0, 0x0f, 0x05];
+        assert_eq!(
+            x86_64_syscall_sites(&rax),
+            vec![SyscallSite { at: 7, nr: 22 }]
+        );
+        // A move that overwrites %eax after the number: the number is not known.
+        let clobber = [0xb8, 0x16, 0, 0, 0, 0x89, 0xd8, 0x0f, 0x05];
+        assert!(x86_64_syscall_sites(&clobber).is_empty());
+        // 0f 05 inside other bytes (a displacement, an immediate) is not a site.
+        let stray = [0x48, 0x8b, 0x05, 0x0f, 0x05, 0, 0, 0x0f, 0x05, 0xc3];
+        assert!(x86_64_syscall_sites(&stray).is_empty());
+        assert!(x86_64_syscall_sites(&[0x0f]).is_empty());
+        assert!(x86_64_syscall_sites(&[0x0f, 0x05]).is_empty());
+        assert!(x86_64_syscall_sites(&[]).is_empty());
+    }
+
+    #[test]
+    fn function_bytes_stay_inside_the_segment() {
+        let f = tiny_elf();
+        let e = Elf::parse(&f).unwrap();
+        let site = &e.functions(&["open64"]).unwrap()[0];
+        assert_eq!(e.function_bytes(site).unwrap().len(), 16);
+        let mut past = site.clone();
+        past.size = 0x1000;
+        assert_eq!(e.function_bytes(&past), None);
+        past.size = u64::MAX;
+        assert_eq!(e.function_bytes(&past), None);
+        past.size = 0;
+        assert_eq!(e.function_bytes(&past), None);
+    }
+
+    /// The sites found in this machine's libc are `syscall` instructions as objdump
+    /// decodes them (when objdump is installed), with the expected numbers.
+    #[test]
+    fn system_libc_pipe_and_socketpair_sites() {
+        let Some(bytes) = libc() else { return };
+        let e = Elf::parse(&bytes).unwrap();
+        let fs = e.functions(&["pipe", "pipe2", "socketpair"]).unwrap();
+        assert_eq!(fs.len(), 3, "{fs:?}");
+        for f in &fs {
+            let code = e.function_bytes(f).unwrap();
+            let sites = x86_64_syscall_sites(code);
+            assert!(!sites.is_empty(), "{}: no site", f.name);
+            let want: &[u32] = match f.name.as_str() {
+                "pipe" => &[22, 293],
+                "pipe2" => &[293],
+                _ => &[53],
+            };
+            for s in &sites {
+                assert!(want.contains(&s.nr), "{}: nr {}", f.name, s.nr);
+                assert_eq!(&code[s.at..s.at + 2], &[0x0f, 0x05]);
+                let vaddr = f.vaddr + s.at as u64;
+                let Ok(out) = std::process::Command::new("objdump")
+                    .arg("-d")
+                    .arg(format!("--start-address={:#x}", f.vaddr))
+                    .arg(format!("--stop-address={:#x}", f.vaddr + f.size))
+                    .arg(LIBC)
+                    .output()
+                else {
+                    continue;
+                };
+                let text = String::from_utf8_lossy(&out.stdout);
+                let line = text
+                    .lines()
+                    .find(|l| l.trim_start().starts_with(&format!("{vaddr:x}:")))
+                    .unwrap_or_else(|| panic!("{}: {vaddr:#x} is no instruction\n{text}", f.name));
+                assert!(line.trim_end().ends_with("syscall"), "{line}");
             }
         }
     }

@@ -7,6 +7,10 @@
 //!
 //! A string fetch that faulted leaves an empty `__data_loc` payload (a real empty string
 //! still has its NUL), so "absent" and "empty" stay distinct: a faulted fetch is no value.
+//!
+//! A post-syscall probe (see [`catalog::POST_FUNCTIONS`](super::catalog::POST_FUNCTIONS))
+//! has no path slots: it carries the array word (`fds`, 8 bytes) and the return value
+//! (`ret`), read by [`ProbeDecoder::decode_post`].
 
 use super::catalog::ValueKind;
 use super::sockaddr::SockAddr;
@@ -94,6 +98,35 @@ pub struct ProbeDecoder {
     pub id: u32,
     slots: Vec<Slot>,
     pub bindings: Vec<Binding>,
+    post: Option<PostFields>,
+}
+
+/// Which call a post-syscall probe's site makes, and the argument its array is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PostSpec {
+    pub syscall: &'static str,
+    /// Syscall argument index of the array.
+    pub arg: usize,
+}
+
+#[derive(Clone, Debug)]
+struct PostFields {
+    spec: PostSpec,
+    fds: Field,
+    ret: Field,
+}
+
+/// Field names a post-syscall probe writes: the array word and the return value.
+pub const POST_FDS: &str = "fds";
+pub const POST_RET: &str = "ret";
+
+/// One decoded post-syscall record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PostRecord {
+    pub spec: PostSpec,
+    pub ret: i64,
+    /// The array's 8 bytes as user memory held them (two native-endian i32).
+    pub bytes: [u8; 8],
 }
 
 /// The format lacks a field the probe definition wrote.
@@ -172,6 +205,58 @@ impl ProbeDecoder {
             id: format.id,
             slots,
             bindings,
+            post: None,
+        })
+    }
+
+    /// A post-syscall probe: its format must have an 8-byte `fds` and a `ret` field.
+    pub fn new_post(
+        event: &str,
+        format: &EventFormat,
+        source: Source,
+        spec: PostSpec,
+    ) -> Result<ProbeDecoder, DecoderError> {
+        let get = |n: &str, size: Option<usize>| match format.field(n) {
+            Some(f)
+                if matches!(f.kind, FieldKind::Scalar)
+                    && size.is_none_or(|s| f.size == s)
+                    && f.size <= 8 =>
+            {
+                Ok(f.clone())
+            }
+            _ => Err(DecoderError {
+                event: event.to_string(),
+                field: n.to_string(),
+            }),
+        };
+        Ok(ProbeDecoder {
+            source,
+            event: event.to_string(),
+            id: format.id,
+            slots: Vec::new(),
+            bindings: Vec::new(),
+            post: Some(PostFields {
+                spec,
+                fds: get(POST_FDS, Some(8))?,
+                ret: get(POST_RET, None)?,
+            }),
+        })
+    }
+
+    /// The call a post-syscall probe belongs to (None: an ordinary probe).
+    pub fn post_spec(&self) -> Option<PostSpec> {
+        self.post.as_ref().map(|p| p.spec)
+    }
+
+    /// A post-syscall record (None: not a post probe, or the record is too short).
+    pub fn decode_post(&self, raw: &[u8]) -> Option<PostRecord> {
+        let p = self.post.as_ref()?;
+        let ret = p.ret.i64(raw)?;
+        let bytes: [u8; 8] = p.fds.bytes(raw)?.try_into().ok()?;
+        Some(PostRecord {
+            spec: p.spec,
+            ret,
+            bytes,
         })
     }
 
@@ -239,6 +324,62 @@ print fmt: \"(%lx) path=\\\"%s\\\"\", REC->__probe_ip, __get_str(path)\n";
         r.extend_from_slice(path);
         r.push(0);
         r
+    }
+
+    /// The uprobe format this kernel (6.18) wrote for `fds=+0(%di):u64 ret=%ax:s64`.
+    pub(crate) const POST_FORMAT: &str = "name: pipe2_post0_0\nID: 2400\nformat:\n\
+\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\
+\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;\n\
+\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n\
+\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\
+\n\
+\tfield:unsigned long __probe_ip;\toffset:8;\tsize:8;\tsigned:0;\n\
+\tfield:u64 fds;\toffset:16;\tsize:8;\tsigned:0;\n\
+\tfield:s64 ret;\toffset:24;\tsize:8;\tsigned:1;\n\
+\n\
+print fmt: \"(%lx) fds=0x%Lx ret=%Ld\", REC->__probe_ip, REC->fds, REC->ret\n";
+
+    /// A record of POST_FORMAT (`id` as common_type).
+    pub(crate) fn post_record(id: u16, fd0: i32, fd1: i32, ret: i64) -> Vec<u8> {
+        let mut r = vec![0u8; 32];
+        r[0..2].copy_from_slice(&id.to_le_bytes());
+        r[16..20].copy_from_slice(&fd0.to_ne_bytes());
+        r[20..24].copy_from_slice(&fd1.to_ne_bytes());
+        r[24..32].copy_from_slice(&ret.to_le_bytes());
+        r
+    }
+
+    #[test]
+    fn decodes_a_post_record() {
+        let fmt = EventFormat::parse(POST_FORMAT).unwrap();
+        let spec = PostSpec {
+            syscall: "pipe2",
+            arg: 0,
+        };
+        let d = ProbeDecoder::new_post(
+            "g:pipe2_post0_0",
+            &fmt,
+            Source::Uprobe { func: "pipe2" },
+            spec,
+        )
+        .unwrap();
+        assert_eq!(d.id, 2400);
+        assert_eq!(d.post_spec(), Some(spec));
+        let r = d.decode_post(&post_record(2400, 5, 6, 0)).unwrap();
+        assert_eq!(r.ret, 0);
+        assert_eq!(&r.bytes[..4], &5i32.to_ne_bytes());
+        assert_eq!(&r.bytes[4..], &6i32.to_ne_bytes());
+        assert_eq!(
+            d.decode_post(&post_record(2400, 0, 0, -24)).unwrap().ret,
+            -24
+        );
+        assert_eq!(d.decode_post(&post_record(2400, 5, 6, 0)[..28]), None);
+        // An ordinary decoder has no post part; a format without `fds` is refused.
+        let open = EventFormat::parse(OPEN_FORMAT).unwrap();
+        assert!(ProbeDecoder::new_post("x", &open, Source::Eprobe, spec).is_err());
+        let od = ProbeDecoder::new("x", &open, Source::Eprobe, &[], vec![]).unwrap();
+        assert_eq!(od.post_spec(), None);
+        assert_eq!(od.decode_post(&post_record(2400, 5, 6, 0)), None);
     }
 
     #[test]

@@ -14,11 +14,19 @@
 //! after it. Before: it waits like a uprobe hit. After: [`Resolver::late_hit`] attaches it
 //! to the call in flight, if that call is the one it names.
 //!
+//! A post-syscall probe (right after a wrapper's `syscall` instruction: `pipe`'s fds)
+//! fires *after* the call's `sys_exit`. [`Resolver::on_record_ext`] hands its values back
+//! at once as a [`PostHit`] — only when the call succeeded (`ret == 0`; otherwise the
+//! array holds whatever it held before). It is counted as matched when the thread's last
+//! call seen was that system call and has exited, which is the normal order; an unmatched
+//! hit (the call's records were filtered out or lost, or clocks disagreed) is still
+//! delivered, since the values themselves are exact.
+//!
 //! Counts per source (values resolved) and misses (a call that has path arguments some
 //! installed probe covers, finished without a value for one of them) are kept for `-v`.
 //! No I/O.
 
-use super::record::{ProbeDecoder, ProbeHit, Source, Value};
+use super::record::{PostRecord, ProbeDecoder, ProbeHit, Source, Value};
 use std::collections::{BTreeMap, HashMap};
 
 /// At most this many hits wait per thread; older ones are dropped (a thread that keeps
@@ -58,6 +66,45 @@ pub struct Stats {
     pub discarded: u64,
     /// Records of a probe event that did not decode.
     pub undecodable: u64,
+    /// Post-syscall hits delivered (the call succeeded).
+    pub post: u64,
+    /// Post-syscall hits of calls that failed (`ret != 0`; not delivered).
+    pub post_failed: u64,
+    /// Delivered post-syscall hits whose thread's last call seen was not that call's exit.
+    pub post_unmatched: u64,
+}
+
+/// What one probe record gives the caller.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Delivery {
+    /// Values for the call in flight on the thread (late event-probe hits), as
+    /// `(syscall argument index, value)`.
+    pub late: Vec<(usize, ResolvedValue)>,
+    /// A post-syscall hit: values the call that just returned wrote to user memory.
+    pub post: Option<PostHit>,
+}
+
+/// Values a system call returned through user memory, read right after it returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PostHit {
+    pub syscall: &'static str,
+    /// The return value (always 0: failed calls are not delivered).
+    pub ret: i64,
+    /// `(syscall argument index of the array, its bytes)`; for pipe/pipe2/socketpair the
+    /// 8 bytes are two native-endian i32 file descriptors.
+    pub values: Vec<(usize, Vec<u8>)>,
+    pub source: Source,
+}
+
+impl PostHit {
+    /// The two fds of an `int[2]` value.
+    pub fn fd_pair(bytes: &[u8]) -> Option<[i32; 2]> {
+        let b: &[u8; 8] = bytes.try_into().ok()?;
+        Some([
+            i32::from_ne_bytes([b[0], b[1], b[2], b[3]]),
+            i32::from_ne_bytes([b[4], b[5], b[6], b[7]]),
+        ])
+    }
 }
 
 impl Stats {
@@ -86,6 +133,10 @@ pub struct Resolver {
     covered: HashMap<String, u8>,
     pending: HashMap<u32, Vec<Pending>>,
     inflight: HashMap<u32, InFlight>,
+    /// The system calls post-syscall probes report.
+    post_syscalls: Vec<&'static str>,
+    /// tid → (index in `post_syscalls` of its last call, exited) when that call is one.
+    post_last: HashMap<u32, (usize, bool)>,
     stats: Stats,
 }
 
@@ -100,6 +151,11 @@ impl Resolver {
 
     /// Adds a probe; its records are recognised by the format id.
     pub fn add_probe(&mut self, p: ProbeDecoder) {
+        if let Some(spec) = p.post_spec()
+            && !self.post_syscalls.contains(&spec.syscall)
+        {
+            self.post_syscalls.push(spec.syscall);
+        }
         for b in &p.bindings {
             let m = self.covered.entry(b.syscall.clone()).or_default();
             for &a in &b.args {
@@ -133,6 +189,7 @@ impl Resolver {
     /// Handles a probe record of thread `tid`: an event probe whose call is already in
     /// flight is attached at once and returned as `(arg, value)` pairs for the caller to
     /// add to that call; any other hit waits for the thread's next `sys_enter`.
+    /// Post-syscall records are not handled here: use [`Resolver::on_record_ext`].
     pub fn on_record(
         &mut self,
         tid: u32,
@@ -140,8 +197,25 @@ impl Resolver {
         id: u32,
         raw: &[u8],
     ) -> Vec<(usize, ResolvedValue)> {
+        self.on_record_ext(tid, time, id, raw).late
+    }
+
+    /// Handles any probe record of thread `tid`: what [`Resolver::on_record`] returns, in
+    /// `late`, and for a post-syscall probe of a call that succeeded, the [`PostHit`].
+    pub fn on_record_ext(&mut self, tid: u32, time: u64, id: u32, raw: &[u8]) -> Delivery {
+        let Some(&probe) = self.by_id.get(&id) else {
+            return Delivery::default();
+        };
+        if self.probes[probe].post_spec().is_some() {
+            let rec = self.probes[probe].decode_post(raw);
+            let source = self.probes[probe].source;
+            return Delivery {
+                late: Vec::new(),
+                post: rec.and_then(|r| self.post_hit(tid, r, source)),
+            };
+        }
         let Some(hit) = self.decode(id, raw) else {
-            return Vec::new();
+            return Delivery::default();
         };
         if hit.values.iter().all(Option::is_none) {
             self.stats.undecodable += 1;
@@ -150,11 +224,32 @@ impl Resolver {
         if !matches!(src, Source::Uprobe { .. }) {
             let late = self.late_hit(tid, &hit);
             if !late.is_empty() {
-                return late;
+                return Delivery { late, post: None };
             }
         }
         self.on_hit(tid, time, hit);
-        Vec::new()
+        Delivery::default()
+    }
+
+    fn post_hit(&mut self, tid: u32, r: PostRecord, source: Source) -> Option<PostHit> {
+        let last = self.post_last.remove(&tid);
+        if r.ret != 0 {
+            self.stats.post_failed += 1;
+            return None;
+        }
+        self.stats.post += 1;
+        let matched = last.is_some_and(|(i, exited)| {
+            exited && self.post_syscalls.get(i) == Some(&r.spec.syscall)
+        });
+        if !matched {
+            self.stats.post_unmatched += 1;
+        }
+        Some(PostHit {
+            syscall: r.spec.syscall,
+            ret: r.ret,
+            values: vec![(r.spec.arg, r.bytes.to_vec())],
+            source,
+        })
     }
 
     /// Queues a hit for the thread's next `sys_enter`.
@@ -172,6 +267,16 @@ impl Resolver {
     /// call still in flight (its exit was not seen) is finished first.
     pub fn take_for_enter(&mut self, tid: u32, syscall: &str) -> Resolved {
         self.finish(tid);
+        if !self.post_syscalls.is_empty() {
+            match self.post_syscalls.iter().position(|s| *s == syscall) {
+                Some(i) => {
+                    self.post_last.insert(tid, (i, false));
+                }
+                None => {
+                    self.post_last.remove(&tid);
+                }
+            }
+        }
         let mut out = Resolved::default();
         let mut got = 0u8;
         if let Some(q) = self.pending.remove(&tid) {
@@ -244,11 +349,15 @@ impl Resolver {
     /// no value.
     pub fn on_exit(&mut self, tid: u32) {
         self.finish(tid);
+        if let Some(l) = self.post_last.get_mut(&tid) {
+            l.1 = true;
+        }
     }
 
     /// The thread is gone: drop everything it left.
     pub fn forget(&mut self, tid: u32) {
         self.finish(tid);
+        self.post_last.remove(&tid);
         if let Some(q) = self.pending.remove(&tid) {
             self.stats.discarded += q.len() as u64;
         }
@@ -383,6 +492,93 @@ mod tests {
         );
         // A uprobe hit never attaches late (the thread was in user space).
         assert!(r.on_record(10, 7, 1, &open_record(b"/u")).is_empty());
+    }
+
+    fn post_resolver() -> Resolver {
+        use super::super::record::PostSpec;
+        use super::super::record::tests::POST_FORMAT;
+        let post = |id: u32, func: &'static str, syscall: &'static str, arg: usize| {
+            let mut fmt = EventFormat::parse(POST_FORMAT).unwrap();
+            fmt.id = id;
+            ProbeDecoder::new_post(
+                "t",
+                &fmt,
+                Source::Uprobe { func },
+                PostSpec { syscall, arg },
+            )
+            .unwrap()
+        };
+        let mut r = resolver();
+        r.add_probe(post(20, "pipe2", "pipe2", 0));
+        r.add_probe(post(21, "socketpair", "socketpair", 3));
+        r
+    }
+
+    #[test]
+    fn post_hit_after_exit_delivers_the_fds_of_a_successful_call() {
+        use super::super::record::tests::post_record;
+        let mut r = post_resolver();
+        assert!(r.take_for_enter(10, "pipe2").is_empty());
+        r.on_exit(10);
+        let d = r.on_record_ext(10, 5, 20, &post_record(20, 3, 4, 0));
+        assert!(d.late.is_empty());
+        let p = d.post.unwrap();
+        assert_eq!(p.syscall, "pipe2");
+        assert_eq!(p.ret, 0);
+        assert_eq!(p.values.len(), 1);
+        assert_eq!(p.values[0].0, 0);
+        assert_eq!(PostHit::fd_pair(&p.values[0].1), Some([3, 4]));
+        assert_eq!(p.source, Source::Uprobe { func: "pipe2" });
+        // socketpair: the array is argument 3.
+        r.take_for_enter(11, "socketpair");
+        r.on_exit(11);
+        let p = r
+            .on_record_ext(11, 6, 21, &post_record(21, 7, 8, 0))
+            .post
+            .unwrap();
+        assert_eq!(p.values[0].0, 3);
+        assert_eq!(PostHit::fd_pair(&p.values[0].1), Some([7, 8]));
+        // A failed call: nothing delivered, counted.
+        r.take_for_enter(10, "pipe2");
+        r.on_exit(10);
+        assert_eq!(
+            r.on_record_ext(10, 7, 20, &post_record(20, 3, 4, -24)).post,
+            None
+        );
+        // A hit whose call was not seen (or not yet exited) is delivered but counted.
+        assert!(
+            r.on_record_ext(12, 8, 20, &post_record(20, 5, 6, 0))
+                .post
+                .is_some()
+        );
+        r.take_for_enter(13, "pipe2");
+        assert!(
+            r.on_record_ext(13, 9, 20, &post_record(20, 5, 6, 0))
+                .post
+                .is_some()
+        );
+        r.take_for_enter(14, "pipe2");
+        r.take_for_enter(14, "read");
+        r.on_exit(14);
+        assert!(
+            r.on_record_ext(14, 9, 20, &post_record(20, 5, 6, 0))
+                .post
+                .is_some()
+        );
+        let s = r.stats();
+        assert_eq!((s.post, s.post_failed, s.post_unmatched), (5, 1, 3));
+        // Post records never queue as pending values, and on_record ignores them.
+        assert!(
+            r.on_record(10, 10, 20, &post_record(20, 1, 2, 0))
+                .is_empty()
+        );
+        assert_eq!(r.pending_threads(), 0);
+        // A short record is no hit.
+        assert_eq!(
+            r.on_record_ext(10, 11, 20, &post_record(20, 1, 2, 0)[..20])
+                .post,
+            None
+        );
     }
 
     #[test]

@@ -231,3 +231,20 @@ pub fn parse_lines(text: &str) -> Vec<Line> {
         })
         .collect()
 }
+
+/// Like `parse_lines`, skipping lines that are not events (a traced command's own output
+/// shares tpdig's stdout).
+pub fn parse_event_lines(text: &str) -> Vec<Line> {
+    let events: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            let mut it = l.split(' ');
+            let num_ok = it.next().is_some_and(|n| n.parse::<u64>().is_ok());
+            let time_ok = it
+                .next()
+                .is_some_and(|t| t.len() > 8 && t.as_bytes()[2] == b':');
+            num_ok && time_ok && l.contains(" (")
+        })
+        .collect();
+    parse_lines(&events.join("\n"))
+}
