@@ -8,6 +8,7 @@
 pub mod app;
 pub mod calls;
 pub mod capture;
+pub mod chisel;
 pub mod cli;
 pub mod command;
 pub mod compat;

@@ -23,6 +23,15 @@ fn value_source(s: crate::probes::Source) -> ValueSource {
     }
 }
 
+struct PostValue {
+    ts: u64,
+    tid: u32,
+    pid: u32,
+    syscall: String,
+    arg: usize,
+    value: Vec<u8>,
+}
+
 /// One raw record with its wall-clock time.
 #[derive(Debug, Clone, Copy)]
 pub struct Record<'a> {
@@ -53,6 +62,10 @@ pub struct Pipeline<'s> {
     /// Exact user-memory values waiting for their event: tid → (event time, arg, bytes, source).
     pending: HashMap<u32, Vec<(u64, usize, Vec<u8>, ValueSource)>>,
     begun: bool,
+    /// Values returned through user memory, waiting to be applied (time order).
+    posts: Vec<PostValue>,
+    /// Each thread's last call that returns values through user memory.
+    last_exit: HashMap<u32, (&'static str, [u64; 6], i64)>,
     /// Live: the probe tier's resolver, fed with probe records (which are not events).
     pub resolver: Option<crate::probes::Resolver>,
     /// Events decoded (evt.num counts them all, shown or not, as sysdig's does).
@@ -80,6 +93,8 @@ impl<'s> Pipeline<'s> {
             pending: HashMap::new(),
             begun: false,
             resolver: None,
+            posts: Vec::new(),
+            last_exit: HashMap::new(),
             decoded: 0,
             shown: 0,
             undecodable: 0,
@@ -143,6 +158,66 @@ impl<'s> Pipeline<'s> {
         now.into_iter().map(|(_, a, v, s)| (a, v, s)).collect()
     }
 
+    /// A value a system call returned through user memory, read right after it returned
+    /// (pipe fds): applied to the state as the completion of that thread's last call. Kept
+    /// in time order and applied before the next event, so a capture's stored values (read
+    /// ahead of their events) land at the same point as live.
+    #[allow(clippy::too_many_arguments)]
+    pub fn post_value(
+        &mut self,
+        tid: u32,
+        pid: u32,
+        ts: u64,
+        syscall: &str,
+        arg: usize,
+        value: Vec<u8>,
+        source: ValueSource,
+    ) {
+        let key = format!("post:{syscall}:{arg}");
+        for sink in self.sinks.iter_mut() {
+            let _ = sink.user_value(tid, ts, &key, &value, source);
+        }
+        self.posts.push(PostValue {
+            ts,
+            tid,
+            pid,
+            syscall: syscall.to_string(),
+            arg,
+            value,
+        });
+    }
+
+    fn apply_posts(&mut self, now: u64) {
+        if self.posts.is_empty() {
+            return;
+        }
+        self.posts.sort_by_key(|p| p.ts);
+        let cut = self
+            .posts
+            .iter()
+            .position(|p| p.ts > now)
+            .unwrap_or(self.posts.len());
+        for p in self.posts.drain(..cut).collect::<Vec<_>>() {
+            let Some((name, args, ret)) = self.last_exit.remove(&p.tid) else {
+                continue;
+            };
+            if name != p.syscall && !(name == "pipe" && p.syscall == "pipe2") {
+                continue;
+            }
+            let value = p.value;
+            effects::apply_exit(
+                &mut self.state,
+                p.tid,
+                p.pid,
+                name,
+                &args,
+                ret,
+                &|i| (i == p.arg).then_some(value.as_slice()),
+                p.ts,
+            );
+        }
+    }
+
     pub fn record(&mut self, decoder: &Decoder, r: Record<'_>) {
         if self.done {
             return;
@@ -157,15 +232,23 @@ impl<'s> Pipeline<'s> {
                 .get(..2)
                 .map_or(u32::MAX, |b| u16::from_le_bytes([b[0], b[1]]) as u32);
             if res.is_probe(common_type) {
-                for (arg, v) in res.on_record(r.tid, r.ts, common_type, r.raw) {
+                let got = res.on_record_ext(r.tid, r.ts, common_type, r.raw);
+                for (arg, v) in got.late {
                     if let Some(call) = self.in_flight.current_mut(r.tid) {
                         call.resolved
                             .push((arg, v.value.bytes().to_vec(), value_source(v.source)));
                     }
                 }
+                if let Some(post) = got.post {
+                    let source = value_source(post.source);
+                    for (arg, bytes) in post.values {
+                        self.post_value(r.tid, r.pid, r.ts, post.syscall, arg, bytes, source);
+                    }
+                }
                 return;
             }
         }
+        self.apply_posts(r.ts);
         let Some((tp, kind)) = decoder.decode(r.raw) else {
             self.undecodable += 1;
             return;
@@ -232,6 +315,14 @@ impl<'s> Pipeline<'s> {
                     res.on_exit(r.tid);
                 }
                 let call = self.in_flight.exit(r.tid, nr);
+                // Calls whose results come back through user memory wait for their post value.
+                if let (Some(c), Some(name @ ("pipe" | "pipe2" | "socketpair"))) =
+                    (&call, syscalls::name(decoder.arch, nr))
+                {
+                    if ret == 0 {
+                        self.last_exit.insert(r.tid, (name, c.args, ret));
+                    }
+                }
                 if let (Some(c), Some(name)) = (&call, syscalls::name(decoder.arch, nr)) {
                     effects::apply_exit(
                         &mut self.state,
@@ -324,6 +415,7 @@ impl<'s> Pipeline<'s> {
 
     /// Ends the run: sinks write their trailers (a capture's drop records and end block).
     pub fn end(&mut self, drops: &[(u32, u64)]) {
+        self.apply_posts(u64::MAX);
         let mut failure = None;
         for sink in self.sinks.iter_mut() {
             if let Err(e) = sink.end(drops) {

@@ -229,3 +229,25 @@ fn a_unix_socket_renders_as_u() {
         connect.info
     );
 }
+
+#[test]
+fn a_pipe_created_at_run_time_renders_as_p() {
+    if !can_trace() {
+        return;
+    }
+    let _g = serial();
+    // The pipe's fds come back through user memory; the post-syscall probe reads them.
+    let (lines, err) = trace(&["--", "sh", "-c", "echo hi | cat > /dev/null"]);
+    let write = lines
+        .iter()
+        .find(|l| l.kind == "write" && l.dir == ">" && l.info.starts_with("fd=1("));
+    let write = write.unwrap_or_else(|| panic!("echo's write; stderr:\n{err}"));
+    assert!(write.info.starts_with("fd=1(<p>"), "{}", write.info);
+    let read = lines.iter().find(|l| {
+        l.comm == "cat" && l.kind == "read" && l.dir == ">" && l.info.starts_with("fd=0(")
+    });
+    assert!(
+        read.is_some_and(|r| r.info.starts_with("fd=0(<p>")),
+        "cat reads the pipe: {read:?}"
+    );
+}

@@ -9,7 +9,7 @@
 
 use super::fields::ChiselValues;
 use crate::fields::{EventView, write_value};
-use crate::filter::{FieldRef, Filter, FieldValues, Value};
+use crate::filter::{FieldRef, FieldValues, Filter, Value};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -122,7 +122,11 @@ impl HistData {
     }
 
     pub fn mean(&self) -> f64 {
-        if self.count == 0 { 0.0 } else { self.sum as f64 / self.count as f64 }
+        if self.count == 0 {
+            0.0
+        } else {
+            self.sum as f64 / self.count as f64
+        }
     }
 
     /// Counts of values in `[lo, hi)`, approximated at bucket granularity (a bucket counts

@@ -26,14 +26,21 @@ pub struct EventGuard {
 
 impl EventGuard {
     pub fn set(view: &EventView<'_>) -> (EventGuard, u64) {
-        let gen = NEXT_GEN.with(|g| {
+        let generation = NEXT_GEN.with(|g| {
             let v = g.get();
             g.set(v + 1);
             v
         });
-        let prev_event = EVENT.with(|c| c.replace((view as *const EventView<'_> as *const (), gen)));
+        let prev_event =
+            EVENT.with(|c| c.replace((view as *const EventView<'_> as *const (), generation)));
         let prev_state = STATE.with(|c| c.replace(view.state as *const State));
-        (EventGuard { prev_event, prev_state }, gen)
+        (
+            EventGuard {
+                prev_event,
+                prev_state,
+            },
+            generation,
+        )
     }
 }
 
@@ -63,10 +70,10 @@ impl Drop for StateGuard {
     }
 }
 
-/// Runs `f` on the current event if `gen` is still current.
-pub fn with_event<R>(gen: u64, f: impl FnOnce(&EventView<'_>) -> R) -> Option<R> {
+/// Runs `f` on the current event if `generation` is still current.
+pub fn with_event<R>(generation: u64, f: impl FnOnce(&EventView<'_>) -> R) -> Option<R> {
     let (ptr, cur) = EVENT.with(|c| c.get());
-    if ptr.is_null() || cur != gen {
+    if ptr.is_null() || cur != generation {
         return None;
     }
     // SAFETY: `ptr` was set by `EventGuard::set` from a live `&EventView` whose borrow

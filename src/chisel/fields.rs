@@ -132,10 +132,9 @@ fn extra_value<'v>(v: &'v EventView<'_>, i: u32) -> Option<Value<'v>> {
 
 /// Parses and compiles a chisel filter; the error names the column.
 pub fn compile_filter(text: &str) -> Result<(crate::filter::Expr, crate::filter::Filter), String> {
-    let expr = crate::filter::parse(text, &ChiselCatalog)
-        .map_err(|e| format!("filter '{text}': {e}"))?;
-    let f = crate::filter::compile(&expr)
-        .map_err(|e| format!("filter '{text}': {e}"))?;
+    let expr =
+        crate::filter::parse(text, &ChiselCatalog).map_err(|e| format!("filter '{text}': {e}"))?;
+    let f = crate::filter::compile(&expr).map_err(|e| format!("filter '{text}': {e}"))?;
     Ok((expr, f))
 }
 

@@ -5,7 +5,13 @@
 pub fn format_bytes(v: i64) -> String {
     const K: f64 = 1024.0;
     let f = v as f64;
-    let units = [(K * K * K * K * K, "P"), (K * K * K * K, "T"), (K * K * K, "G"), (K * K, "M"), (K, "KB")];
+    let units = [
+        (K * K * K * K * K, "P"),
+        (K * K * K * K, "T"),
+        (K * K * K, "G"),
+        (K * K, "M"),
+        (K, "KB"),
+    ];
     for (size, unit) in units {
         if f > size {
             return format!("{:.2}{unit}", f / size);

@@ -56,8 +56,15 @@ impl FieldValues for Row<'_> {
             "proc.exepath" => p?.exepath.as_deref().and_then(s),
             "proc.args" => p?.args.as_ref().and_then(|a| s(a.join(" "))),
             "proc.cmdline" => {
-                let args = p.and_then(|p| p.args.as_ref()).map(|a| a.join(" ")).unwrap_or_default();
-                s(if args.is_empty() { self.name() } else { format!("{} {args}", self.name()) })
+                let args = p
+                    .and_then(|p| p.args.as_ref())
+                    .map(|a| a.join(" "))
+                    .unwrap_or_default();
+                s(if args.is_empty() {
+                    self.name()
+                } else {
+                    format!("{} {args}", self.name())
+                })
             }
             "proc.cwd" => p?.cwd.as_deref().and_then(s),
             "proc.vpid" => p?.vpid.map(|v| Value::UNum(v.into())),
@@ -68,18 +75,23 @@ impl FieldValues for Row<'_> {
             "user.name" => self.user().and_then(s),
             "group.gid" => self.thread.egid.map(|v| Value::UNum(v.into())),
             "fd.num" => self.fd.map(|f| Value::Num(f.0.into())),
-            "fd.name" => fd.filter(|f| !f.name.is_empty()).and_then(|f| s(f.name.as_str())),
+            "fd.name" => fd
+                .filter(|f| !f.name.is_empty())
+                .and_then(|f| s(f.name.as_str())),
             "fd.type" => fd.and_then(|f| s(f.kind.type_name())),
             "fd.typechar" => fd.and_then(|f| s(f.kind.letter().to_string())),
             "fd.l4proto" => {
                 let f = fd?;
-                f.l4.or(f.sock.and_then(|t| t.proto)).and_then(|p| s(p.name()))
+                f.l4.or(f.sock.and_then(|t| t.proto))
+                    .and_then(|p| s(p.name()))
             }
             "fd.cip" => self.ends().map(|e| Value::Ip(e.0)),
             "fd.cport" => self.ends().map(|e| Value::UNum(e.1.into())),
             "fd.sip" => self.ends().map(|e| Value::Ip(e.2)),
             "fd.sport" => self.ends().map(|e| Value::UNum(e.3.into())),
-            "fd.ip" | "fd.net" => self.ends().map(|e| Value::List(vec![Value::Ip(e.0), Value::Ip(e.2)])),
+            "fd.ip" | "fd.net" => self
+                .ends()
+                .map(|e| Value::List(vec![Value::Ip(e.0), Value::Ip(e.2)])),
             "fd.port" => self
                 .ends()
                 .map(|e| Value::List(vec![Value::UNum(e.1.into()), Value::UNum(e.3.into())])),
@@ -110,10 +122,14 @@ fn thread_map(r: &Row<'_>) -> Map {
     m.insert("ppid".into(), opt_int(p.and_then(|p| p.ppid)));
     m.insert("name".into(), r.name().into());
     m.insert("exe".into(), opt_str(p.and_then(|p| p.exe.as_deref())));
-    m.insert("exepath".into(), opt_str(p.and_then(|p| p.exepath.as_deref())));
+    m.insert(
+        "exepath".into(),
+        opt_str(p.and_then(|p| p.exepath.as_deref())),
+    );
     m.insert(
         "args".into(),
-        p.and_then(|p| p.args.as_ref()).map_or(Dynamic::UNIT, |a| a.join(" ").into()),
+        p.and_then(|p| p.args.as_ref())
+            .map_or(Dynamic::UNIT, |a| a.join(" ").into()),
     );
     m.insert("cwd".into(), opt_str(p.and_then(|p| p.cwd.as_deref())));
     m.insert("uid".into(), opt_int(t.euid));
@@ -123,10 +139,19 @@ fn thread_map(r: &Row<'_>) -> Map {
     m.insert("vpid".into(), opt_int(p.and_then(|p| p.vpid)));
     m.insert(
         "container".into(),
-        p.and_then(|p| p.container_id.as_deref()).unwrap_or("host").into(),
+        p.and_then(|p| p.container_id.as_deref())
+            .unwrap_or("host")
+            .into(),
     );
-    m.insert("fdcount".into(), (r.state.fd_table_len(t.pid) as INT).into());
-    m.insert("start_ts".into(), p.and_then(|p| p.start_ts).map_or(Dynamic::UNIT, |t| (t as INT).into()));
+    m.insert(
+        "fdcount".into(),
+        (r.state.fd_table_len(t.pid) as INT).into(),
+    );
+    m.insert(
+        "start_ts".into(),
+        p.and_then(|p| p.start_ts)
+            .map_or(Dynamic::UNIT, |t| (t as INT).into()),
+    );
     m
 }
 
@@ -138,8 +163,15 @@ pub fn threads(state: &State, filter: Option<&Filter>) -> Array {
     ts.sort_by_key(|t| (t.pid, t.tid));
     ts.into_iter()
         .filter_map(|thread| {
-            let r = Row { state, thread, process: state.process(thread.pid), fd: None };
-            filter.is_none_or(|f| f.matches(&r)).then(|| Dynamic::from_map(thread_map(&r)))
+            let r = Row {
+                state,
+                thread,
+                process: state.process(thread.pid),
+                fd: None,
+            };
+            filter
+                .is_none_or(|f| f.matches(&r))
+                .then(|| Dynamic::from_map(thread_map(&r)))
         })
         .collect()
 }
@@ -153,14 +185,25 @@ pub fn fds(state: &State, filter: Option<&Filter>) -> Array {
     let mut out = Array::new();
     for p in procs {
         let Some(thread) = state.thread(p.pid).or_else(|| {
-            state.threads.tids_of(p.pid).first().and_then(|&t| state.thread(t))
+            state
+                .threads
+                .tids_of(p.pid)
+                .first()
+                .and_then(|&t| state.thread(t))
         }) else {
             continue;
         };
-        let Some(table) = state.fd_table(p.pid) else { continue };
+        let Some(table) = state.fd_table(p.pid) else {
+            continue;
+        };
         for fd in table.fds() {
             let Some(info) = table.get(fd) else { continue };
-            let r = Row { state, thread, process: Some(p), fd: Some((fd, info)) };
+            let r = Row {
+                state,
+                thread,
+                process: Some(p),
+                fd: Some((fd, info)),
+            };
             if !filter.is_none_or(|f| f.matches(&r)) {
                 continue;
             }
@@ -171,7 +214,11 @@ pub fn fds(state: &State, filter: Option<&Filter>) -> Array {
             m.insert("fdname".into(), info.name.clone().into());
             m.insert(
                 "l4proto".into(),
-                opt_str(info.l4.or(info.sock.and_then(|t| t.proto)).map(|p| p.name())),
+                opt_str(
+                    info.l4
+                        .or(info.sock.and_then(|t| t.proto))
+                        .map(|p| p.name()),
+                ),
             );
             if let Some((cip, cport, sip, sport)) = r.ends() {
                 m.insert("cip".into(), cip.to_string().into());
@@ -192,17 +239,28 @@ pub fn fds(state: &State, filter: Option<&Filter>) -> Array {
 /// Facts about the machine tpdig runs on: hostname, kernel, arch, cpus (online count),
 /// memory_kb, boot_ts (ns since the epoch).
 pub fn machine() -> Map {
-    let read = |p: &str| std::fs::read_to_string(p).map(|s| s.trim().to_string()).unwrap_or_default();
+    let read = |p: &str| {
+        std::fs::read_to_string(p)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
     let mut m = Map::new();
     m.insert("hostname".into(), read("/proc/sys/kernel/hostname").into());
     m.insert("kernel".into(), read("/proc/sys/kernel/osrelease").into());
-    m.insert("arch".into(), crate::syscalls::Arch::native().as_str().into());
+    m.insert(
+        "arch".into(),
+        crate::syscalls::Arch::native().as_str().into(),
+    );
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     m.insert("cpus".into(), (cpus as INT).into());
     let mem = read("/proc/meminfo")
         .lines()
         .find(|l| l.starts_with("MemTotal:"))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<INT>().ok()))
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<INT>().ok())
+        })
         .unwrap_or(0);
     m.insert("memory_kb".into(), mem.into());
     m

@@ -209,6 +209,26 @@ impl Sink for CaptureSink {
         self.store(view)
     }
 
+    fn user_value(
+        &mut self,
+        tid: u32,
+        ts: u64,
+        key: &str,
+        value: &[u8],
+        source: ValueSource,
+    ) -> io::Result<()> {
+        match self.writer.as_mut() {
+            Some(w) => w.push_user_value(UserValue {
+                time: ts,
+                tid,
+                tier: source_name(source).into(),
+                key: key.to_string(),
+                value: value.to_vec(),
+            }),
+            None => Ok(()),
+        }
+    }
+
     fn state_event(&mut self, view: &EventView<'_>) -> io::Result<()> {
         self.store(view)
     }

@@ -13,6 +13,7 @@ pub mod render_ctx;
 pub mod text;
 pub mod time;
 
+use crate::calls::ValueSource;
 use crate::decode::Decoder;
 use crate::fields::EventView;
 use crate::state::State;
@@ -30,6 +31,19 @@ pub trait Sink {
     fn state_event(&mut self, _view: &EventView<'_>) -> io::Result<()> {
         Ok(())
     }
+    /// A value read from user memory outside any event (a call's results read right after
+    /// it returned), keyed `post:SYSCALL:ARG`: sinks that store the run keep it.
+    fn user_value(
+        &mut self,
+        _tid: u32,
+        _ts: u64,
+        _key: &str,
+        _value: &[u8],
+        _source: ValueSource,
+    ) -> io::Result<()> {
+        Ok(())
+    }
+
     /// Called after each batch of events and at the end.
     fn flush(&mut self) -> io::Result<()>;
     /// Called once at the end, with the records the kernel dropped per CPU.

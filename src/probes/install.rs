@@ -20,10 +20,19 @@
 //! mapped) are probed only when named in [`ProbeOptions::objects`] or traced by pid.
 //! Functions that share an address (`open`/`open64`) are probed once, under the first
 //! catalog name.
+//!
+//! Post-syscall uprobes ([`catalog::POST_FUNCTIONS`]: `pipe`, `pipe2`, `socketpair`) go
+//! on the instruction after each recognised `syscall` site of the function (see
+//! [`elf::x86_64_syscall_sites`](super::elf::x86_64_syscall_sites)); no event probe can
+//! replace them (the values do not exist at `sys_enter`), so they are created whenever
+//! uprobes are allowed. x86_64 only for now. A function whose code shows no site it can
+//! recognise is skipped (listed for `-v`), never probed at a guessed offset.
 
-use super::catalog::{self, ValueKind};
-use super::elf::Elf;
-use super::record::{Binding, DecoderError, ProbeDecoder, Source, field_names};
+use super::catalog::{self, PostFn, ValueKind};
+use super::elf::{Elf, x86_64_syscall_sites};
+use super::record::{
+    Binding, DecoderError, POST_FDS, POST_RET, PostSpec, ProbeDecoder, Source, field_names,
+};
 use super::resolver::Resolver;
 use crate::syscalls::Arch;
 use crate::tracefs::{EventFormat, Tracefs};
@@ -126,6 +135,8 @@ pub struct ProbeSet {
 }
 
 const UPROBE_EVENTS: &str = "uprobe_events";
+/// `e_machine` of x86-64 code.
+const EM_X86_64: u16 = 62;
 const DYNAMIC_EVENTS: &str = "dynamic_events";
 
 /// The group of this process's events.
@@ -352,6 +363,21 @@ impl ProbeSet {
         values: &[(&str, ValueKind)],
         bindings: Vec<Binding>,
     ) -> Result<(), InstallError> {
+        self.adopt_with(tracefs, name, definition, source, object, |full, format| {
+            ProbeDecoder::new(full, format, source, values, bindings)
+        })
+    }
+
+    /// [`ProbeSet::adopt`] with the decoder made by `make(event, format)`.
+    fn adopt_with(
+        &mut self,
+        tracefs: &Tracefs,
+        name: &str,
+        definition: String,
+        source: Source,
+        object: Option<PathBuf>,
+        make: impl FnOnce(&str, &EventFormat) -> Result<ProbeDecoder, DecoderError>,
+    ) -> Result<(), InstallError> {
         let text = tracefs
             .read_format(&self.group, name)
             .map_err(|e| InstallError::Io {
@@ -363,8 +389,7 @@ impl ProbeSet {
             source: io::Error::new(io::ErrorKind::InvalidData, e.to_string()),
         })?;
         let full = format!("{}:{name}", self.group);
-        let d = ProbeDecoder::new(&full, &format, source, values, bindings)
-            .map_err(InstallError::Decoder)?;
+        let d = make(&full, &format).map_err(InstallError::Decoder)?;
         self.events.push(ProbeEvent {
             system: self.group.clone(),
             name: name.to_string(),
@@ -477,7 +502,12 @@ impl ProbeSet {
         let fns: Vec<_> = catalog::selected(lookups)
             .filter(|f| !f.targets.iter().all(|t| eprobed.contains(t.syscall)))
             .collect();
-        if fns.is_empty() {
+        let posts: Vec<&PostFn> = if arch == Arch::X86_64 {
+            catalog::post_selected(lookups).collect()
+        } else {
+            Vec::new()
+        };
+        if fns.is_empty() && posts.is_empty() {
             return Ok(());
         }
         let names: Vec<&str> = fns.iter().map(|f| f.func).collect();
@@ -490,7 +520,18 @@ impl ProbeSet {
                     continue;
                 }
             };
-            let sites = match Elf::parse(&bytes).and_then(|e| e.functions(&names)) {
+            let elf = match Elf::parse(&bytes) {
+                Ok(e) => e,
+                Err(e) => {
+                    self.skip(obj, e.to_string());
+                    continue;
+                }
+            };
+            self.install_post_probes(tracefs, &path, &elf, obj, n, &posts)?;
+            if names.is_empty() {
+                continue;
+            }
+            let sites = match elf.functions(&names) {
                 Ok(s) => s,
                 Err(e) => {
                     self.skip(obj, e.to_string());
@@ -548,6 +589,95 @@ impl ProbeSet {
                     Some(obj.clone()),
                     &values,
                     bindings,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Post-syscall uprobes in one object: after every recognised `syscall` site of each
+    /// function of `posts` (x86_64 code; see the module header).
+    fn install_post_probes(
+        &mut self,
+        tracefs: &Tracefs,
+        path: &Path,
+        elf: &Elf<'_>,
+        obj: &Path,
+        n: usize,
+        posts: &[&PostFn],
+    ) -> Result<(), InstallError> {
+        if posts.is_empty() || elf.machine != EM_X86_64 {
+            return Ok(());
+        }
+        let arch = Arch::X86_64;
+        let Some(ret_reg) = catalog::syscall_ret_register(arch) else {
+            return Ok(());
+        };
+        let names: Vec<&str> = posts.iter().map(|f| f.func).collect();
+        let funcs = match elf.functions(&names) {
+            Ok(f) => f,
+            Err(e) => {
+                self.skip(obj, e.to_string());
+                return Ok(());
+            }
+        };
+        let mut offsets = HashSet::new();
+        for site in funcs {
+            if !offsets.insert(site.offset) {
+                continue; // an alias (`__pipe` of `pipe`)
+            }
+            let Some(f) = catalog::post_by_name(&site.name) else {
+                continue;
+            };
+            let Some(reg) = catalog::syscall_arg_register(arch, f.arg) else {
+                continue;
+            };
+            let wanted: Vec<(u32, &'static str)> = f
+                .syscalls
+                .iter()
+                .filter_map(|s| Some((u32::try_from(crate::syscalls::number(arch, s)?).ok()?, *s)))
+                .collect();
+            let calls: Vec<_> = elf
+                .function_bytes(&site)
+                .map(x86_64_syscall_sites)
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|c| Some((c, wanted.iter().find(|w| w.0 == c.nr)?.1)))
+                .collect();
+            if calls.is_empty() {
+                self.skipped.push(Skipped {
+                    what: format!("post-syscall uprobe {} in {}", f.func, obj.display()),
+                    why: "no recognisable syscall instruction in its code".into(),
+                });
+                continue;
+            }
+            for (k, (call, syscall)) in calls.into_iter().enumerate() {
+                let name = format!("{}_post{k}_{n}", f.func);
+                let def = format!(
+                    "p:{}/{name} {}:{:#x} {POST_FDS}=+0({reg}):u64 {POST_RET}={ret_reg}:s64",
+                    self.group,
+                    obj.display(),
+                    site.offset + call.after() as u64,
+                );
+                if let Err(e) = append(path, &def) {
+                    self.skipped.push(Skipped {
+                        what: format!("post-syscall uprobe {} in {}", f.func, obj.display()),
+                        why: e.to_string(),
+                    });
+                    continue;
+                }
+                let source = Source::Uprobe { func: f.func };
+                let spec = PostSpec {
+                    syscall,
+                    arg: f.arg,
+                };
+                self.adopt_with(
+                    tracefs,
+                    &name,
+                    def,
+                    source,
+                    Some(obj.to_path_buf()),
+                    |ev, fmt| ProbeDecoder::new_post(ev, fmt, source, spec),
                 )?;
             }
         }

@@ -7,7 +7,9 @@
 //! See DESIGN.md, "Arguments that live in user memory".
 //!
 //! - [`elf`]: symbol → file offset, from ELF bytes (no I/O).
-//! - [`catalog`]: which functions, which arguments, which system calls they stand for.
+//! - [`catalog`]: which functions, which arguments, which system calls they stand for;
+//!   and the functions probed *after* their system call (pipe, socketpair: fds returned
+//!   through user memory).
 //! - [`install`]: creating and removing the probe events in tracefs (the I/O edge).
 //! - [`record`]: decoding a probe event's records by its format (no I/O).
 //! - [`resolver`]: attaching decoded values to the right call of the right thread.
@@ -21,6 +23,6 @@ pub mod resolver;
 pub mod sockaddr;
 
 pub use install::{InstallError, ProbeEvent, ProbeOptions, ProbeSet, Skipped, Tiers};
-pub use record::{Binding, ProbeDecoder, ProbeHit, Source, Value};
-pub use resolver::{Resolved, ResolvedValue, Resolver, Stats};
+pub use record::{Binding, PostRecord, PostSpec, ProbeDecoder, ProbeHit, Source, Value};
+pub use resolver::{Delivery, PostHit, Resolved, ResolvedValue, Resolver, Stats};
 pub use sockaddr::SockAddr;

@@ -168,6 +168,16 @@ impl Cursor {
 
 fn attach(p: &mut Pipeline<'_>, vals: Vec<UserValue>) {
     for v in vals {
+        if let Some(rest) = v.key.strip_prefix("post:") {
+            let (Some((syscall, arg)), Some(src)) = (rest.rsplit_once(':'), source_of(&v.tier))
+            else {
+                continue;
+            };
+            let Ok(arg) = arg.parse() else { continue };
+            let pid = p.state.thread(v.tid).map_or(v.tid, |t| t.pid);
+            p.post_value(v.tid, pid, v.time, syscall, arg, v.value, src);
+            continue;
+        }
         let (Ok(arg), Some(src)) = (v.key.parse::<usize>(), source_of(&v.tier)) else {
             continue;
         };
