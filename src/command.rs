@@ -129,7 +129,16 @@ pub fn trampoline_if_asked() {
     let Some((prog, rest)) = args.split_first() else {
         std::process::exit(127)
     };
-    let err = Command::new(prog).args(rest).env_remove(WAIT_ENV).exec();
+    // Search PATH here, so the trace shows one execve of the program, not execvp's tries.
+    let path = prog
+        .to_str()
+        .and_then(find_program)
+        .unwrap_or_else(|| prog.into());
+    let err = Command::new(path)
+        .arg0(prog)
+        .args(rest)
+        .env_remove(WAIT_ENV)
+        .exec();
     eprintln!("tpdig: cannot run {}: {err}", prog.to_string_lossy());
     std::process::exit(if err.kind() == std::io::ErrorKind::NotFound {
         127

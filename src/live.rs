@@ -429,7 +429,13 @@ fn install_probes(
     if c.no_eprobes && c.no_uprobes {
         return None;
     }
-    let objects = command.and_then(|c| c.program()).into_iter().collect();
+    // A command starts through tpdig's own (static) binary, whose execve is then probed too,
+    // so even the command's first exec shows its path and arguments.
+    let objects = command
+        .and_then(|c| c.program())
+        .into_iter()
+        .chain(command.and_then(|_| std::env::current_exe().ok()))
+        .collect();
     let popts = ProbeOptions {
         tiers: Tiers {
             eprobe: !c.no_eprobes,

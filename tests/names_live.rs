@@ -251,3 +251,45 @@ fn a_pipe_created_at_run_time_renders_as_p() {
         "cat reads the pipe: {read:?}"
     );
 }
+
+#[test]
+fn an_exec_shows_its_program_and_arguments() {
+    if !can_trace() {
+        return;
+    }
+    let _g = serial();
+    let (lines, _) = trace(&[
+        "evt.type=execve",
+        "--",
+        "sh",
+        "-c",
+        "cat /etc/hostname /etc/hostname >/dev/null",
+    ]);
+    let enter = lines.iter().find(|l| {
+        l.dir == ">" && l.info.starts_with("filename=/usr/bin/cat ")
+            || l.info.starts_with("filename=/bin/cat ")
+    });
+    assert!(enter.is_some(), "the exec's path: {lines:?}");
+    let exit = lines
+        .iter()
+        .find(|l| l.dir == "<" && l.comm == "cat")
+        .expect("cat's execve exit");
+    assert!(
+        exit.info
+            .starts_with("res=0 exe=cat args=/etc/hostname./etc/hostname. "),
+        "{}",
+        exit.info
+    );
+    // The traced command's own exec, through tpdig's starter, is named too.
+    let first = lines
+        .iter()
+        .find(|l| l.dir == "<" && l.comm == "sh")
+        .expect("sh's execve exit");
+    assert!(
+        first
+            .info
+            .contains("exe=sh args=-c.cat /etc/hostname /etc/hostname >/dev/null."),
+        "{}",
+        first.info
+    );
+}

@@ -44,6 +44,7 @@ pub fn write_info(view: &EventView<'_>, out: &mut String) {
                 call: view.call,
                 syscall: name,
                 ret: None,
+                args_buf: Default::default(),
             };
             if !params::render_enter(name, &args, &ctx, out) {
                 syscalls::format_enter_args(name, &args, out);
@@ -58,6 +59,7 @@ pub fn write_info(view: &EventView<'_>, out: &mut String) {
                 call: view.call,
                 syscall: name.unwrap_or(""),
                 ret: Some(ret),
+                args_buf: Default::default(),
             };
             let rendered = name.is_some_and(|n| {
                 params::render_exit(n, view.call.map(|c| &c.args), ret, &ctx, out)

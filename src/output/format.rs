@@ -154,7 +154,7 @@ mod tests {
             _ => panic!(),
         }
         assert!(matches!(&f.pieces[1], Piece::Text(t) if t == "\t"));
-        assert!(matches!(f.pieces.last(), Some(Piece::Text(t)) if t == " done."));
+        assert!(matches!(f.pieces.last(), Some(Piece::Text(t)) if t == "] done."));
     }
 
     #[test]

@@ -13,6 +13,8 @@ pub struct ViewCtx<'a> {
     pub call: Option<&'a Call>,
     pub syscall: &'a str,
     pub ret: Option<i64>,
+    /// The process's arguments NUL-joined, built when a parameter asks for them.
+    pub args_buf: std::cell::OnceCell<Vec<u8>>,
 }
 
 impl ViewCtx<'_> {
@@ -64,6 +66,17 @@ impl RenderCtx for ViewCtx<'_> {
         Some(match param {
             "exe" => StateValue::Str(proc_?.exe.as_deref()?),
             "cwd" => StateValue::Str(proc_?.cwd.as_deref()?),
+            "args" => {
+                let args = proc_?.args.as_ref()?;
+                StateValue::Bytes(self.args_buf.get_or_init(|| {
+                    let mut b = Vec::new();
+                    for a in args {
+                        b.extend_from_slice(a.as_bytes());
+                        b.push(0);
+                    }
+                    b
+                }))
+            }
             "comm" => StateValue::Str(comm_str(self.state, self.tid)?),
             "tid" => StateValue::Int(self.tid as i64),
             "pid" => StateValue::Int(self.pid as i64),

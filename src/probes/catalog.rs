@@ -34,7 +34,13 @@ pub enum ValueKind {
     Path,
     /// A `struct sockaddr *` (fetched as 32 raw bytes plus the `sun_path` string).
     SockAddr,
+    /// A `char *argv[]` (its first [`ARGV_MAX`] strings, each fetched as `ustring`
+    /// through the pointer array), delivered NUL-joined like /proc/PID/cmdline.
+    Argv,
 }
+
+/// How many arguments of an argv array a probe fetches.
+pub const ARGV_MAX: usize = 16;
 
 /// One fetched C argument.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,6 +93,22 @@ const fn t(syscall: &'static str, args: &'static [usize]) -> Target {
 }
 
 const P0: &[CArg] = &[path("path", 0)];
+const EXECVE: &[CArg] = &[
+    path("path", 0),
+    CArg {
+        name: "argv",
+        index: 1,
+        kind: ValueKind::Argv,
+    },
+];
+const EXECVEAT: &[CArg] = &[
+    path("path", 1),
+    CArg {
+        name: "argv",
+        index: 2,
+        kind: ValueKind::Argv,
+    },
+];
 const P1: &[CArg] = &[path("path", 1)];
 const P2: &[CArg] = &[path("path", 2)];
 const OLD_NEW_01: &[CArg] = &[path("old", 0), path("new", 1)];
@@ -159,8 +181,8 @@ pub const FUNCTIONS: &[ProbeFn] = &[
     f("creat64", Names, P0, CREAT),
     f("creat", Names, P0, CREAT),
     // exec
-    f("execve", Names, P0, &[t("execve", &[0])]),
-    f("execveat", Names, P1, &[t("execveat", &[1])]),
+    f("execve", Names, EXECVE, &[t("execve", &[0, 1])]),
+    f("execveat", Names, EXECVEAT, &[t("execveat", &[1, 2])]),
     // sockets
     f("connect", Names, ADDR1, &[t("connect", &[1])]),
     f("__connect", Names, ADDR1, &[t("connect", &[1])]),

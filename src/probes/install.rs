@@ -293,6 +293,12 @@ fn fetch_args(name: &str, kind: ValueKind, base: &str, user: bool) -> String {
     let u = if user { "u" } else { "" };
     match kind {
         ValueKind::Path => format!("{name}=+{u}0({base}):ustring"),
+        ValueKind::Argv => field_names(name, kind)
+            .iter()
+            .enumerate()
+            .map(|(i, n)| format!("{n}=+{u}0(+{u}{}({base})):ustring", 8 * i))
+            .collect::<Vec<_>>()
+            .join(" "),
         ValueKind::SockAddr => {
             let n = field_names(name, kind);
             format!(

@@ -85,6 +85,8 @@ pub struct ProbeHit {
 #[derive(Clone, Debug)]
 enum Slot {
     Path(Field),
+    /// The argv strings, in order; the list ends at the first that faulted (the NULL).
+    Argv(Vec<Field>),
     /// Four u64 fields (32 raw bytes) and the `sun_path` string.
     Sock(Box<([Field; 4], Field)>),
 }
@@ -153,6 +155,9 @@ impl std::error::Error for DecoderError {}
 pub fn field_names(name: &str, kind: ValueKind) -> Vec<String> {
     match kind {
         ValueKind::Path => vec![name.to_string()],
+        ValueKind::Argv => (0..super::catalog::ARGV_MAX)
+            .map(|i| format!("{name}_{i}"))
+            .collect(),
         ValueKind::SockAddr => {
             let mut v: Vec<String> = (0..4).map(|i| format!("{name}_{i}")).collect();
             v.push(format!("{name}_un"));
@@ -188,6 +193,12 @@ impl ProbeDecoder {
         for &(name, kind) in values {
             slots.push(match kind {
                 ValueKind::Path => Slot::Path(get(name, true)?),
+                ValueKind::Argv => Slot::Argv(
+                    field_names(name, kind)
+                        .iter()
+                        .map(|n| get(n, true))
+                        .collect::<Result<_, _>>()?,
+                ),
                 ValueKind::SockAddr => Slot::Sock(Box::new((
                     [
                         get(&format!("{name}_0"), false)?,
@@ -287,6 +298,15 @@ fn string(f: &Field, raw: &[u8]) -> Option<Vec<u8>> {
 fn read_slot(s: &Slot, raw: &[u8]) -> Option<Value> {
     match s {
         Slot::Path(f) => string(f, raw).map(Value::Path),
+        Slot::Argv(fields) => {
+            let mut joined = Vec::new();
+            for f in fields {
+                let Some(arg) = string(f, raw) else { break };
+                joined.extend_from_slice(&arg);
+                joined.push(0);
+            }
+            (!joined.is_empty()).then_some(Value::Path(joined))
+        }
         Slot::Sock(b) => {
             let (words, un) = &**b;
             let mut b = Vec::with_capacity(32);
