@@ -420,7 +420,7 @@ pub fn capture(
 
 /// Creates the user-memory probes the kernel allows; warns and goes on without names when
 /// it allows none.
-fn install_probes(
+pub fn install_probes(
     fs: &Tracefs,
     opts: &LiveOptions,
     command: Option<&command::Traced>,
@@ -463,7 +463,7 @@ fn install_probes(
     }
 }
 
-fn perf_error(e: crate::perf::PerfError) -> AppError {
+pub fn perf_error(e: crate::perf::PerfError) -> AppError {
     let kind = match e.kind() {
         PerfErrorKind::Permission => ExitKind::Permission,
         PerfErrorKind::TooManyFiles => ExitKind::TooManyFiles,

@@ -370,21 +370,24 @@ const OP_FORMAT: &str = "*%evt.num %evt.type %evt.dir %proc.name %thread.tid %ev
 
 /// The events of OP_SCRIPT that `filter` lets through, as JSON of OP_FORMAT.
 fn through(filter: &str) -> Vec<Value> {
-    let (out, err) = ok(&["-j", "-p", OP_FORMAT, filter, "--", "sh", "-c", OP_SCRIPT]);
+    let (out, err) = ok(&[
+        "--buffer-size",
+        "256K",
+        "-j",
+        "-p",
+        OP_FORMAT,
+        filter,
+        "--",
+        "sh",
+        "-c",
+        OP_SCRIPT,
+    ]);
     let evs = json_lines(&out, &[]);
     assert!(
         !evs.is_empty(),
         "filter {filter:?} showed nothing; stderr:\n{err}"
     );
     evs
-}
-
-fn check(filter: &str, pred: impl Fn(&Value) -> bool) {
-    let evs = through(filter);
-    for e in &evs {
-        assert!(pred(e), "filter {filter:?} let through {e}");
-    }
-    println!("{filter:<60} {} events, all satisfy it", evs.len());
 }
 
 fn glob(pat: &str, s: &str) -> bool {
@@ -401,74 +404,144 @@ fn glob(pat: &str, s: &str) -> bool {
     go(pat.as_bytes(), s.as_bytes())
 }
 
+type Pred = fn(&Value) -> bool;
+type Whole = fn(&[Value]) -> bool;
+
+fn ty(e: &Value) -> &str {
+    s(e, "evt.type")
+}
+fn name(e: &Value) -> &str {
+    s(e, "proc.name")
+}
+fn raw(e: &Value) -> Option<i64> {
+    n(e, "evt.rawres")
+}
+
+/// (filter, what every line shown must satisfy, what the set shown must satisfy).
+const OPERATOR_CASES: &[(&str, Pred, Whole)] = &[
+    ("proc.name=cat", |e| name(e) == "cat", |_| true),
+    (
+        "proc.name==cat and evt.type=read",
+        |e| name(e) == "cat" && ty(e) == "read",
+        |_| true,
+    ),
+    (
+        "proc.name=cat and evt.type!=read",
+        |e| name(e) == "cat" && ty(e) != "read",
+        |v| v.iter().any(|e| ty(e) == "openat"),
+    ),
+    (
+        "evt.rawres < 0",
+        |e| raw(e).is_some_and(|r| r < 0),
+        |_| true,
+    ),
+    (
+        "evt.rawres <= 0",
+        |e| raw(e).is_some_and(|r| r <= 0),
+        |v| v.iter().any(|e| raw(e) == Some(0)) && v.iter().any(|e| raw(e) < Some(0)),
+    ),
+    (
+        "evt.rawres > 2",
+        |e| raw(e).is_some_and(|r| r > 2),
+        |_| true,
+    ),
+    (
+        "evt.rawres >= 3",
+        |e| raw(e).is_some_and(|r| r >= 3),
+        |v| v.iter().any(|e| raw(e) == Some(3)),
+    ),
+    (
+        "evt.info contains ENOENT",
+        |e| s(e, "evt.info").contains("ENOENT"),
+        |_| true,
+    ),
+    (
+        "evt.info icontains enoent",
+        |e| s(e, "evt.info").to_lowercase().contains("enoent"),
+        |_| true,
+    ),
+    (
+        "evt.type startswith open",
+        |e| ty(e).starts_with("open"),
+        |_| true,
+    ),
+    ("evt.type endswith at", |e| ty(e).ends_with("at"), |_| true),
+    (
+        "proc.name glob 'c?t' and evt.type glob '*stat*'",
+        |e| glob("c?t", name(e)) && glob("*stat*", ty(e)),
+        |_| true,
+    ),
+    (
+        "evt.type in (read, write)",
+        |e| matches!(ty(e), "read" | "write"),
+        |v| v.iter().any(|e| ty(e) == "read") && v.iter().any(|e| ty(e) == "write"),
+    ),
+    (
+        "evt.type intersects (read, close)",
+        |e| matches!(ty(e), "read" | "close"),
+        |_| true,
+    ),
+    // proc.aname is the list of ancestors' names: cat's include sh.
+    (
+        "proc.aname intersects (sh, nosuchcomm) and evt.type=read",
+        |e| ty(e) == "read" && s(e, "proc.aname").split(',').any(|a| a == "sh"),
+        |v| v.iter().any(|e| name(e) == "cat"),
+    ),
+    (
+        "proc.exepath pmatch (/nonexistent, /usr/bin)",
+        |e| opt_s(e, "proc.exepath").is_some_and(|p| p.starts_with("/usr/bin/")),
+        |_| true,
+    ),
+    (
+        "evt.rawres exists",
+        |e| raw(e).is_some() && s(e, "evt.dir") == "<",
+        |_| true,
+    ),
+    (
+        "fd.name exists",
+        |e| opt_s(e, "fd.name").is_some(),
+        |_| true,
+    ),
+    ("not evt.dir=<", |e| s(e, "evt.dir") == ">", |_| true),
+    (
+        "(evt.type=read or evt.type=write) and not proc.name=sh",
+        |e| matches!(ty(e), "read" | "write") && name(e) != "sh",
+        |_| true,
+    ),
+    // `and` binds tighter than `or`.
+    (
+        "evt.type=close or evt.type=openat and evt.failed=true",
+        |e| ty(e) == "close" || (ty(e) == "openat" && raw(e).is_some_and(|r| r < 0)),
+        |v| v.iter().any(|e| ty(e) == "close") && v.iter().any(|e| ty(e) == "openat"),
+    ),
+];
+
 #[test]
 fn every_operator_on_captured_events() {
     if skip_unless_root("operator test") {
         return;
     }
-    let ty = |e: &Value| s(e, "evt.type").to_string();
-    let name = |e: &Value| s(e, "proc.name").to_string();
-    let raw = |e: &Value| n(e, "evt.rawres");
-
-    check("proc.name=cat", |e| name(e) == "cat");
-    check("proc.name==cat and evt.type=read", |e| {
-        name(e) == "cat" && ty(e) == "read"
+    // Each run traces its own `sh -c`, so the runs can overlap (tpdig's start and end are
+    // slow while it installs and removes probes).
+    let results: Vec<(usize, Vec<Value>)> = std::thread::scope(|sc| {
+        let handles: Vec<_> = OPERATOR_CASES
+            .iter()
+            .enumerate()
+            .map(|(i, (f, _, _))| sc.spawn(move || (i, through(f))))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    check("proc.name=cat and evt.type!=read", |e| {
-        name(e) == "cat" && ty(e) != "read"
-    });
-    check("evt.rawres < 0", |e| raw(e).is_some_and(|r| r < 0));
-    let le = through("evt.rawres <= 0");
-    assert!(le.iter().all(|e| raw(e).is_some_and(|r| r <= 0)));
-    assert!(le.iter().any(|e| raw(e) == Some(0)), "<= includes equality");
-    check("evt.rawres > 2", |e| raw(e).is_some_and(|r| r > 2));
-    let ge = through("evt.rawres >= 3");
-    assert!(ge.iter().all(|e| raw(e).is_some_and(|r| r >= 3)));
-    assert!(ge.iter().any(|e| raw(e) == Some(3)), ">= includes equality");
-    check("evt.info contains ENOENT", |e| {
-        s(e, "evt.info").contains("ENOENT")
-    });
-    check("evt.info icontains enoent", |e| {
-        s(e, "evt.info").to_lowercase().contains("enoent")
-    });
-    check("evt.type startswith open", |e| ty(e).starts_with("open"));
-    check("evt.type endswith at", |e| ty(e).ends_with("at"));
-    check("proc.name glob 'c?t' and evt.type glob '*stat*'", |e| {
-        glob("c?t", &name(e)) && glob("*stat*", &ty(e))
-    });
-    check("evt.type in (read, write)", |e| {
-        matches!(ty(e).as_str(), "read" | "write")
-    });
-    check("evt.type intersects (read, close)", |e| {
-        matches!(ty(e).as_str(), "read" | "close")
-    });
-    // proc.aname is the list of ancestors' names: cat's include sh.
-    check(
-        "proc.aname intersects (sh, nosuchcomm) and evt.type=read",
-        |e| ty(e) == "read" && s(e, "proc.aname").split(',').any(|a| a == "sh"),
-    );
-    check("proc.exepath pmatch (/nonexistent, /usr/bin)", |e| {
-        opt_s(e, "proc.exepath").is_some_and(|p| p.starts_with("/usr/bin/"))
-    });
-    check("evt.rawres exists", |e| {
-        raw(e).is_some() && s(e, "evt.dir") == "<"
-    });
-    check("fd.name exists", |e| opt_s(e, "fd.name").is_some());
-    check("not evt.dir=<", |e| s(e, "evt.dir") == ">");
-    check(
-        "(evt.type=read or evt.type=write) and not proc.name=sh",
-        |e| matches!(ty(e).as_str(), "read" | "write") && name(e) != "sh",
-    );
-    // and binds tighter than or.
-    let mixed = through("evt.type=close or evt.type=openat and evt.failed=true");
-    for e in &mixed {
+    for (i, evs) in results {
+        let (filter, each, whole) = OPERATOR_CASES[i];
+        for e in &evs {
+            assert!(each(e), "filter {filter:?} let through {e}");
+        }
         assert!(
-            ty(e) == "close" || (ty(e) == "openat" && raw(e).is_some_and(|r| r < 0)),
-            "precedence: {e}"
+            whole(&evs),
+            "filter {filter:?}: the expected events are missing: {evs:#?}"
         );
+        println!("{filter:<60} {} events, all satisfy it", evs.len());
     }
-    assert!(mixed.iter().any(|e| ty(e) == "close"));
-    assert!(mixed.iter().any(|e| ty(e) == "openat"));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -631,9 +704,9 @@ fn time_types_a_r_d_and_big_d() {
         );
     }
 
+    // -t r counts from the first event of the run, shown or not (as sysdig does).
     let (out, _) = ok(&args("r"));
     let r = times(&out);
-    assert_eq!(r[0].1, "0.000000000", "-t r starts at 0");
     let ns: Vec<u64> = r
         .iter()
         .map(|(_, t)| {
@@ -643,6 +716,7 @@ fn time_types_a_r_d_and_big_d() {
         .collect();
     assert!(ns.windows(2).all(|w| w[0] <= w[1]), "-t r grows: {ns:?}");
     assert!(*ns.last().unwrap() > 0);
+    assert!(ns[0] < 60_000_000_000, "-t r is relative: {ns:?}");
 
     let (out, _) = ok(&args("D"));
     let d = times(&out);

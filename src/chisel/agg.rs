@@ -89,7 +89,7 @@ fn bucket_range(i: usize) -> (u64, u64) {
     let e = (i - 16) / 8 + 4;
     let sub = ((i - 16) % 8) as u64;
     let lo = (8 + sub) << (e - 3);
-    (lo, lo + (1u64 << (e - 3)))
+    (lo, lo.saturating_add(1u64 << (e - 3)))
 }
 
 impl HistData {

@@ -27,6 +27,7 @@ use crate::output::Sink;
 use crate::state::State;
 use rhai::{AST, CallFnOptions, Dynamic, Engine, EvalAltResult, FuncArgs, INT, Map, Scope};
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::io::{self, Write};
 use std::rc::Rc;
 
@@ -165,6 +166,23 @@ impl ChiselSink {
         let top = sink.engine.run_ast_with_scope(&mut sink.scope, &sink.ast);
         if let Err(e) = top {
             return Err(sink.convert(*e, "the top level"));
+        }
+        // Rhai hands the scope's constants to the function call_fn calls, but not to the
+        // functions that one calls; resolve them there from a copy (handles are shared,
+        // so the copy sees every update made through their methods).
+        let consts: HashMap<String, Dynamic> = sink
+            .scope
+            .iter_raw()
+            .filter(|(_, is_const, _)| *is_const)
+            .map(|(n, _, v)| (n.to_string(), v.clone()))
+            .collect();
+        if !consts.is_empty() {
+            sink.engine.on_var(move |name, index, ctx| {
+                if index > 0 || ctx.scope().contains(name) {
+                    return Ok(None);
+                }
+                Ok(consts.get(name).cloned())
+            });
         }
         if cb.on_init {
             let r = sink.call("on_init", ())?;
