@@ -23,6 +23,7 @@ use std::time::Duration;
 pub fn run(cli: Cli) -> i32 {
     match run_inner(&cli) {
         Ok(code) => code,
+        Err(e) if e.kind == ExitKind::Quiet => 0,
         Err(e) => {
             eprintln!("tpdig: {e}");
             e.exit_code()
@@ -40,11 +41,11 @@ fn compat_switches(cli: &Cli) -> AppResult<Compat> {
 }
 
 /// Parses and compiles the filter words; the error names the column.
-fn filter_of(cli: &Cli) -> AppResult<Option<(crate::filter::Expr, crate::filter::Filter)>> {
-    if cli.filter.is_empty() {
+fn filter_of(words: &[String]) -> AppResult<Option<(crate::filter::Expr, crate::filter::Filter)>> {
+    if words.is_empty() {
         return Ok(None);
     }
-    let text = cli.filter.join(" ");
+    let text = words.join(" ");
     let expr = crate::filter::parse(&text, &Catalog)
         .map_err(|e| AppError::usage(format!("filter: {e}")))?;
     let compiled =
@@ -65,12 +66,23 @@ fn print_format(cli: &Cli) -> AppResult<Option<Format>> {
 
 fn run_inner(cli: &Cli) -> AppResult<i32> {
     if cli.list_fields {
-        list_fields(&mut io::stdout().lock()).map_err(|e| AppError::runtime(e.to_string()))?;
+        list_fields(&mut io::stdout().lock()).map_err(quiet_pipe)?;
         return Ok(0);
     }
     if cli.list_events {
         crate::output::events::list(&mut io::stdout().lock())
             .map_err(|e| AppError::runtime(e.to_string()))?;
+        return Ok(0);
+    }
+    if cli.chisel.as_deref() == Some("l") {
+        crate::chisel::print_list(&crate::chisel::list(), &mut io::stdout().lock())
+            .map_err(quiet_pipe)?;
+        return Ok(0);
+    }
+    if let Some(name) = &cli.chisel_info {
+        let source = crate::chisel::find(name)?;
+        let (spec, _) = crate::chisel::registry::spec_of(&source)?;
+        crate::chisel::print_info(&spec, &mut io::stdout().lock()).map_err(quiet_pipe)?;
         return Ok(0);
     }
     let max_duration = match cli.max_seconds {
@@ -83,7 +95,27 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
         None => None,
     };
     let time_mode = TimeMode::parse(&cli.timetype).map_err(AppError::usage)?;
-    let filter = filter_of(cli)?;
+    // A chisel takes its required arguments from the first words; the rest is the filter.
+    let mut words = cli.filter.clone();
+    let mut chisel = match &cli.chisel {
+        Some(name) => {
+            let source = crate::chisel::find(name)?;
+            let (spec, _) = crate::chisel::registry::spec_of(&source)?;
+            let n = spec
+                .args
+                .iter()
+                .filter(|a| !a.optional)
+                .count()
+                .min(words.len());
+            let args: Vec<String> = words.drain(..n).collect();
+            let out: Box<dyn Write> = Box::new(BufWriter::new(io::stdout()));
+            let mut sink = crate::chisel::ChiselSink::new(&source, &args, out)?;
+            sink.set_live(cli.read.is_empty());
+            Some(sink)
+        }
+        None => None,
+    };
+    let filter = filter_of(&words)?;
     let format = print_format(cli)?;
     let (filter_expr, compiled) = match filter {
         Some((e, c)) => (Some(e), Some(c)),
@@ -114,7 +146,7 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
             machine_info(),
         )) as Box<dyn Sink>
     });
-    let printing = cli.write.is_none() || cli.tee;
+    let printing = (cli.write.is_none() && chisel.is_none()) || cli.tee;
     let mut printer: Option<Box<dyn Sink>> = if !printing || cli.quiet {
         None
     } else if cli.json {
@@ -135,13 +167,25 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
     if let Some(p) = printer.as_mut() {
         sinks.push(p.as_mut());
     }
+    // The kernel may also drop what the chisel's own filter rejects.
+    let filter_expr = match (filter_expr, chisel.as_ref().and_then(|c| c.filter_expr())) {
+        (Some(a), Some(b)) => Some(crate::filter::Expr::And(Box::new(a), Box::new(b))),
+        (a, b) => a.or(b),
+    };
+    let chisel_done = chisel.as_ref().is_some_and(|c| c.wants_end());
+    if let Some(c) = chisel.as_mut() {
+        if !chisel_done {
+            sinks.push(c);
+        }
+    }
     if !cli.read.is_empty() {
         if !cli.command.is_empty() {
             return Err(AppError::usage(
                 "-r reads files: it cannot also run a command (--)",
             ));
         }
-        return read_files(cli, selection, sinks);
+        let code = read_files(cli, selection, sinks)?;
+        return chisel_outcome(chisel, code);
     }
     let opts = LiveOptions {
         buffer_bytes: cli.buffer_size,
@@ -154,6 +198,7 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
         probe_lookups: cli.probe_lookups,
     };
     let summary = live::capture(&opts, selection, sinks, cli.summary)?;
+    let code = chisel_outcome(chisel, 0)?;
     if cli.verbose {
         let mut err = io::stderr().lock();
         if let Some(why) = &summary.stopped_by {
@@ -161,7 +206,26 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
         }
         let _ = summary.print(&mut err);
     }
-    Ok(summary.command_status.map_or(0, crate::command::exit_code))
+    Ok(summary
+        .command_status
+        .map_or(code, crate::command::exit_code))
+}
+
+/// A chisel that failed (syntax, runtime error, endless loop) decides the exit code.
+fn chisel_outcome(chisel: Option<crate::chisel::ChiselSink>, code: i32) -> AppResult<i32> {
+    match chisel.and_then(|mut c| c.take_error()) {
+        Some(e) => Err(e.into()),
+        None => Ok(code),
+    }
+}
+
+/// Listing into a closed pipe (`tpdig -l | head`) is not an error.
+fn quiet_pipe(e: io::Error) -> AppError {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        AppError::new(ExitKind::Quiet, "")
+    } else {
+        AppError::runtime(e.to_string())
+    }
 }
 
 /// `-r`: replays the files through the pipeline into `sink`.

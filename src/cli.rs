@@ -87,6 +87,15 @@ pub struct Cli {
     #[arg(short = 'L', long = "list-events")]
     pub list_events: bool,
 
+    /// Run chisel NAME (a stock chisel, one in ./chisels, ~/.chisels, $TPDIG_CHISEL_DIR, or a
+    /// path to a .rhai file); its arguments are the next words. `-cl` lists the chisels.
+    #[arg(short = 'c', long = "chisel", value_name = "NAME")]
+    pub chisel: Option<String>,
+
+    /// Describe chisel NAME and its arguments, and exit.
+    #[arg(short = 'i', long = "chisel-info", value_name = "NAME")]
+    pub chisel_info: Option<String>,
+
     /// Write the captured events to FILE (tpdig's capture format) instead of printing them.
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub write: Option<std::path::PathBuf>,

@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus};
 
 const WAIT_ENV: &str = "TPDIG_EXEC_WAIT";
+const PATH_ENV: &str = "TPDIG_EXEC_PATH";
 
 /// A command started and held before its exec.
 pub struct Traced {
@@ -85,17 +86,20 @@ pub fn start(argv: &[String]) -> AppResult<Traced> {
         .map_err(|e| AppError::runtime(format!("opening {}: {e}", fifo.display())))?;
     let exe = std::env::current_exe()
         .map_err(|e| AppError::runtime(format!("finding tpdig's own path: {e}")))?;
-    let child = Command::new(exe)
-        .arg0("tpdig-exec")
-        .args(argv)
-        .env(WAIT_ENV, &fifo)
+    let program = find_program(&argv[0]);
+    let mut cmd = Command::new(exe);
+    cmd.arg0("tpdig-exec").args(argv).env(WAIT_ENV, &fifo);
+    if let Some(p) = &program {
+        cmd.env(PATH_ENV, p);
+    }
+    let child = cmd
         .spawn()
         .map_err(|e| AppError::runtime(format!("starting {}: {e}", argv[0])))?;
     Ok(Traced {
         child,
         go: Some(go),
         fifo,
-        program: find_program(&argv[0]),
+        program,
     })
 }
 
@@ -129,15 +133,14 @@ pub fn trampoline_if_asked() {
     let Some((prog, rest)) = args.split_first() else {
         std::process::exit(127)
     };
-    // Search PATH here, so the trace shows one execve of the program, not execvp's tries.
-    let path = prog
-        .to_str()
-        .and_then(find_program)
-        .unwrap_or_else(|| prog.into());
+    // The parent searched PATH, so the trace shows one execve of the program and none of
+    // the search's own stat calls.
+    let path = std::env::var_os(PATH_ENV).map_or_else(|| prog.into(), PathBuf::from);
     let err = Command::new(path)
         .arg0(prog)
         .args(rest)
         .env_remove(WAIT_ENV)
+        .env_remove(PATH_ENV)
         .exec();
     eprintln!("tpdig: cannot run {}: {err}", prog.to_string_lossy());
     std::process::exit(if err.kind() == std::io::ErrorKind::NotFound {

@@ -24,6 +24,8 @@ pub enum ExitKind {
     /// 7: a capture file that cannot be read completely (not a capture, unsupported
     /// version, damaged or truncated); everything readable was still shown.
     BadInput = 7,
+    /// 0, silently: the output was closed (`tpdig -l | head`).
+    Quiet = 0,
 }
 
 #[derive(Debug)]

@@ -53,6 +53,64 @@ impl KernelFields for SyscallFields {
     }
 }
 
+/// System calls whose effects the state applies (see `state::effects`).
+const STATE_CALLS: &[&str] = &[
+    "open",
+    "openat",
+    "openat2",
+    "creat",
+    "close",
+    "close_range",
+    "dup",
+    "dup2",
+    "dup3",
+    "fcntl",
+    "socket",
+    "socketpair",
+    "accept",
+    "accept4",
+    "connect",
+    "bind",
+    "listen",
+    "pipe",
+    "pipe2",
+    "eventfd",
+    "eventfd2",
+    "signalfd",
+    "signalfd4",
+    "timerfd_create",
+    "inotify_init",
+    "inotify_init1",
+    "epoll_create",
+    "epoll_create1",
+    "memfd_create",
+    "pidfd_open",
+    "clone",
+    "clone3",
+    "fork",
+    "vfork",
+    "execve",
+    "execveat",
+    "chdir",
+    "fchdir",
+    "setuid",
+    "setgid",
+    "setreuid",
+    "setregid",
+    "setresuid",
+    "setresgid",
+];
+
+/// `(pushed) || id == <each state-changing call>`: still sound, since it only adds events.
+fn keep_state_calls(pushed: &str, arch: Arch) -> String {
+    let ids: Vec<String> = STATE_CALLS
+        .iter()
+        .filter_map(|n| syscalls::number(arch, n))
+        .map(|nr| format!("id == {nr}"))
+        .collect();
+    format!("({pushed}) || {}", ids.join(" || "))
+}
+
 /// The syscall numbers whose events sysdig calls `event` (`dup` is dup, dup2 and dup3).
 pub fn syscalls_for_event(arch: Arch, event: &str) -> Vec<i64> {
     syscalls::all(arch)
@@ -95,13 +153,12 @@ pub fn plan(tps: &[Tracepoint], user: Option<&Expr>, exclude_tid: Option<i32>, a
             if let (Some(types), Some(t)) = (&types, fixed_type(tp)) {
                 skip |= !types.contains(t);
             }
+            // The direction never closes the syscall tracepoints: an exit needs its entry's
+            // arguments (and the state its effect), and the entry its exit.
             if let Some(dirs) = &dirs {
-                let dir = if matches!(tp.role, Role::SysExit { .. }) {
-                    "<"
-                } else {
-                    ">"
-                };
-                skip |= !dirs.contains(dir);
+                if !matches!(tp.role, Role::SysEnter { .. } | Role::SysExit { .. }) {
+                    skip |= !dirs.contains(">");
+                }
             }
             if let Some(types) = &types {
                 if matches!(tp.role, Role::SysEnter { .. } | Role::SysExit { .. }) {
@@ -114,8 +171,10 @@ pub fn plan(tps: &[Tracepoint], user: Option<&Expr>, exclude_tid: Option<i32>, a
         }
         let pushed = match (user, state) {
             (Some(e), false) => match tp.role {
+                // Calls that change fds, cwd or credentials must reach the state even when
+                // the filter does not show them, or later names would be stale.
                 Role::SysEnter { .. } | Role::SysExit { .. } => {
-                    pushdown(e, &SyscallFields { arch })
+                    pushdown(e, &SyscallFields { arch }).map(|p| keep_state_calls(&p, arch))
                 }
                 _ => pushdown(e, &TidOnly),
             },
@@ -177,9 +236,15 @@ mod tests {
         )
         .unwrap();
         let p = plan(&tps(), Some(&e), Some(7), Arch::X86_64);
-        assert_eq!(
-            p.filters[0].as_deref(),
-            Some("(id == 257 && common_pid == 42) && common_pid != 7")
+        let f0 = p.filters[0].as_deref().unwrap();
+        assert!(
+            f0.starts_with("((id == 257 && common_pid == 42) || id == "),
+            "{f0}"
+        );
+        assert!(f0.ends_with(") && common_pid != 7"), "{f0}");
+        assert!(
+            f0.contains("id == 3 ") && f0.contains("id == 32 "),
+            "close and dup reach the state: {f0}"
         );
         assert_eq!(p.skip, vec![false, false, true, false]);
         assert_eq!(
@@ -194,8 +259,13 @@ mod tests {
         let e =
             crate::filter::parse("evt.dir = '<' and evt.type in (read, write)", &Catalog).unwrap();
         let p = plan(&tps(), Some(&e), None, Arch::X86_64);
-        assert_eq!(p.skip, vec![true, false, true, false]);
-        assert_eq!(p.filters[1].as_deref(), Some("id == 0 || id == 1"));
+        assert_eq!(
+            p.skip,
+            vec![false, false, true, false],
+            "entries stay open for the exits' arguments"
+        );
+        let f1 = p.filters[1].as_deref().unwrap();
+        assert!(f1.starts_with("(id == 0 || id == 1) || id == "), "{f1}");
     }
 
     #[test]

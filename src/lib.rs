@@ -16,6 +16,7 @@ pub mod decode;
 pub mod error;
 pub mod fields;
 pub mod filter;
+pub mod flight;
 pub mod kernel_filter;
 pub mod live;
 pub mod output;

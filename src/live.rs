@@ -402,7 +402,7 @@ pub fn capture(
         })
         .collect();
     // The kernel refuses to delete probe events while perf still has them open.
-    drop(engine);
+    engine.close();
     if let Some(p) = probes.as_mut() {
         if let Err(e) = p.remove() {
             eprintln!("tpdig: warning: removing probe events: {e}");

@@ -253,6 +253,11 @@ impl<'s> Pipeline<'s> {
             self.undecodable += 1;
             return;
         };
+        // An exit with id -1 is the kernel leaving a non-syscall path (rt_sigreturn's
+        // restart, a tracer's cancel): no system call to show.
+        if matches!(kind, Kind::SyscallExit { nr, .. } | Kind::SyscallEnter { nr, .. } if nr < 0) {
+            return;
+        }
         let cpu = r.cpu as usize;
         if self.per_cpu.len() <= cpu {
             self.per_cpu.resize(cpu + 1, 0);

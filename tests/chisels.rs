@@ -602,7 +602,12 @@ fn runtime_errors_in_callbacks_stop_the_run_with_their_place() {
     let mut sink = ChiselSink::with_limits(&spin, &[], Box::new(buf), 100_000).unwrap();
     {
         let mut p = Pipeline::new(State::default(), vec![&mut sink], Selection::default());
-        replay(&[w.cap.clone()], &ReplayOptions::default(), &mut p).unwrap();
+        replay(
+            std::slice::from_ref(&w.cap),
+            &ReplayOptions::default(),
+            &mut p,
+        )
+        .unwrap();
         p.end(&[]);
         assert!(p.done && p.io_error.is_none());
         assert_eq!(p.decoded, 1, "the run stops at the first event");
@@ -702,4 +707,68 @@ fn run_chisel_over_a_given_file() {
         t.elapsed(),
         n as f64 / t.elapsed().as_secs_f64()
     );
+}
+
+/// The worked example of scripts/README.md runs as documented.
+#[test]
+fn the_readme_example_works() {
+    if !root() {
+        return;
+    }
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/README.md")).unwrap();
+    let at = readme.find("## Worked example").unwrap();
+    let code = readme[at..]
+        .split("```rhai\n")
+        .nth(1)
+        .unwrap()
+        .split("```")
+        .next()
+        .unwrap();
+    let _g = serial();
+    let w = file_run();
+    let r = run_source(&Source::from_text("ext_bytes", code), &["3"], &w.cap);
+    assert!(r.error.is_none(), "{:?}", r.error);
+    assert!(r.out.contains("Bytes               Extension"), "{}", r.out);
+    assert!(r.out.contains("10.00M              (none)"), "{}", r.out);
+}
+
+/// Throughput of stock chisels against plain reading, over a 2M-event capture (1M
+/// one-byte dd copies). Run with:
+/// `cargo test --release --test chisels chisel_throughput -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn chisel_throughput() {
+    if !root() {
+        return;
+    }
+    let _g = serial();
+    let cap = capture(
+        "bench",
+        "dd if=/dev/zero of=/dev/null bs=1 count=500000 2>/dev/null",
+    );
+    let t = std::time::Instant::now();
+    let st = Command::new(BIN)
+        .arg("-r")
+        .arg(&cap)
+        .arg("-q")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let plain = t.elapsed().as_secs_f64();
+    let mut events = 0u64;
+    let mut rates = Vec::new();
+    for name in ["topfiles_bytes", "topscalls"] {
+        let t = std::time::Instant::now();
+        let r = run(name, &[], &cap);
+        let secs = t.elapsed().as_secs_f64();
+        events = r.by_type.values().sum();
+        rates.push((name, events as f64 / secs));
+    }
+    eprintln!("capture: {events} events");
+    eprintln!("plain `tpdig -r -q`: {:.0} events/s", events as f64 / plain);
+    for (name, rate) in rates {
+        eprintln!("{name}: {rate:.0} events/s");
+    }
+    let _ = std::fs::remove_file(cap);
 }

@@ -194,10 +194,10 @@ impl Feed {
     /// Applies the feed to one event. `key` is scratch space reused across events.
     pub fn apply(&self, view: &EventView<'_>, cpu_time: Option<u64>, key: &mut String) {
         let vals = ChiselValues(view);
-        if let Some(f) = &self.filter {
-            if !f.matches(&vals) {
-                return;
-            }
+        if let Some(f) = &self.filter
+            && !f.matches(&vals)
+        {
+            return;
         }
         let n = match &self.amount {
             Amount::Count => 1,

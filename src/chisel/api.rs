@@ -562,10 +562,10 @@ fn register_output(engine: &mut Engine, shared: &SharedRc) {
     let sh = shared.clone();
     engine.register_fn("write", move |s: &str| {
         let mut b = sh.borrow_mut();
-        if b.out_error.is_none() {
-            if let Err(e) = b.out.write_all(s.as_bytes()) {
-                b.out_error = Some(e);
-            }
+        if b.out_error.is_none()
+            && let Err(e) = b.out.write_all(s.as_bytes())
+        {
+            b.out_error = Some(e);
         }
     });
     engine.register_fn("write_file", |path: &str, text: &str| -> RResult<()> {

@@ -177,6 +177,8 @@ impl ChiselSink {
             .map(|(n, _, v)| (n.to_string(), v.clone()))
             .collect();
         if !consts.is_empty() {
+            // `on_var` is marked deprecated only as "volatile"; it is the hook for this.
+            #[allow(deprecated)]
             sink.engine.on_var(move |name, index, ctx| {
                 if index > 0 || ctx.scope().contains(name) {
                     return Ok(None);
@@ -357,10 +359,10 @@ impl ChiselSink {
         } else {
             None
         };
-        if let Some((_, _, f)) = &shared.filter {
-            if !f.matches(&ChiselValues(view)) {
-                return Ok(());
-            }
+        if let Some((_, _, f)) = &shared.filter
+            && !f.matches(&ChiselValues(view))
+        {
+            return Ok(());
         }
         for feed in &shared.feeds {
             feed.apply(view, cpu_time, &mut self.key);

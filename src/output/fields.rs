@@ -47,7 +47,8 @@ pub fn write_info(view: &EventView<'_>, out: &mut String) {
                 args_buf: Default::default(),
             };
             if !params::render_enter(name, &args, &ctx, out) {
-                syscalls::format_enter_args(name, &args, out);
+                let call = view.call;
+                syscalls::format_enter_args_with(name, &args, &|i| call?.resolved(i), out);
             }
         }
         Kind::SyscallExit { nr, ret } => {

@@ -46,6 +46,9 @@ pub struct AttrOptions {
     pub wakeup_watermark: u32,
     /// Follow the task's future children (task-bound events only).
     pub inherit: bool,
+    /// Write records backward (newest at the head), so an overwrite ring can be read
+    /// from its head after a pause (4.7+). Only the flight recorder asks for it.
+    pub write_backward: bool,
 }
 
 /// Builds the attr for tracepoint `id` (its tracefs `id` file) as tpdig samples it.
@@ -61,6 +64,9 @@ pub fn tracepoint(id: u64, opts: &AttrOptions) -> perf_event_attr {
     a.set_disabled(1);
     if opts.inherit {
         a.set_inherit(1);
+    }
+    if opts.write_backward {
+        a.set_write_backward(1);
     }
     if opts.wakeup_watermark > 0 {
         a.set_watermark(1);
@@ -178,6 +184,7 @@ mod tests {
             use_clockid: true,
             wakeup_watermark: 4096,
             inherit: false,
+            write_backward: false,
         };
         let a = tracepoint(321, &opts);
         assert_eq!(a.type_, PERF_TYPE_TRACEPOINT);
@@ -198,6 +205,7 @@ mod tests {
             use_clockid: true,
             wakeup_watermark: 0,
             inherit: false,
+            write_backward: false,
         };
         let a = tracepoint(1, &opts);
         assert_eq!(a.size, 64);

@@ -114,6 +114,7 @@ impl Clock {
             use_clockid: false,
             wakeup_watermark: 0,
             inherit: false,
+            write_backward: false,
         };
         let mut a = attr::tracepoint(sys_enter_id as u64, &opts);
         // One wakeup per event would cost a signal-free IPI per syscall; we never poll.

@@ -19,6 +19,7 @@ pub(crate) struct Opened {
     pub clockid: bool,
     pub cloexec: bool,
     pub watermark: u32,
+    pub backward: bool,
 }
 
 pub(crate) struct FakeKernel {
@@ -45,6 +46,10 @@ pub(crate) struct FakeKernel {
     pub enabled: Cell<usize>,
     pub mapped: RefCell<Vec<i32>>,
     pub fds: RefCell<HashMap<RawFd, Opened>>,
+    /// Kernels before 4.7 refuse write_backward with EINVAL.
+    pub backward_ok: bool,
+    /// (cpu, paused) for every PAUSE_OUTPUT asked.
+    pub pauses: RefCell<Vec<(i32, bool)>>,
 }
 
 impl Default for FakeKernel {
@@ -68,6 +73,8 @@ impl Default for FakeKernel {
             enabled: Cell::new(0),
             mapped: RefCell::new(Vec::new()),
             fds: RefCell::new(HashMap::new()),
+            backward_ok: true,
+            pauses: RefCell::new(Vec::new()),
         }
     }
 }
@@ -104,6 +111,10 @@ impl Kernel for FakeKernel {
         if clockid && !self.clockid_ok {
             return Err(err(libc::EINVAL));
         }
+        let backward = attr.write_backward() != 0;
+        if backward && !self.backward_ok {
+            return Err(err(libc::EINVAL));
+        }
         let id = attr.config as u32;
         if let Some(&(_, e)) = self.missing.iter().find(|(m, _)| *m == id) {
             return Err(err(e));
@@ -120,6 +131,7 @@ impl Kernel for FakeKernel {
             clockid,
             cloexec,
             watermark: attr.wakeup_watermark,
+            backward,
         };
         self.fds.borrow_mut().insert(fd.as_raw_fd(), o);
         self.opened.borrow_mut().push(o);
@@ -154,22 +166,41 @@ impl Kernel for FakeKernel {
         Ok(())
     }
 
+    fn pause_output(&self, fd: BorrowedFd<'_>, paused: bool) -> io::Result<()> {
+        self.pauses.borrow_mut().push((self.info(fd).cpu, paused));
+        Ok(())
+    }
+
     fn mmap_ring(
         &self,
         fd: BorrowedFd<'_>,
         data_pages: usize,
-        _writable: bool,
+        writable: bool,
     ) -> io::Result<RingMap> {
         let o = self.info(fd);
-        let mut map = RingMap::heap(data_pages, self.page_size());
         let recs = if o.pid >= 0 {
             std::mem::take(&mut *self.task_prefill.borrow_mut())
         } else {
             self.prefill.borrow_mut().remove(&o.cpu).unwrap_or_default()
         };
-        for r in recs {
-            assert!(map.fake_write(&r), "prefill larger than the ring");
-        }
+        let map = if writable {
+            let mut map = RingMap::heap(data_pages, self.page_size());
+            for r in recs {
+                assert!(map.fake_write(&r), "prefill larger than the ring");
+            }
+            map
+        } else {
+            // An overwrite ring: the prefill goes round as often as it needs to.
+            assert!(
+                o.backward,
+                "read-only rings are only mapped for write_backward events"
+            );
+            let mut map = RingMap::heap_overwrite(data_pages, self.page_size());
+            for r in recs {
+                map.fake_write_backward(&r);
+            }
+            map
+        };
         self.mapped.borrow_mut().push(o.cpu);
         Ok(map)
     }

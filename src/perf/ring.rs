@@ -10,6 +10,13 @@
 //! bytes written means the ring (or our position in it) is corrupt, and no later record
 //! can be trusted: the rest of the batch is dropped, the tail still moves to the head so
 //! the ring keeps flowing, and the error names the stream position.
+//!
+//! Overwrite rings (the flight recorder) are read differently: the kernel writes them
+//! backward (`write_backward`), so the head points at the newest record and the records
+//! follow it in memory, newest to oldest, up to where the writing began or, once the ring
+//! went round, to the oldest record still whole. `frame_backward` walks a copy of such a
+//! ring taken while its output was paused; it never trusts a size that would run past
+//! what can still be intact.
 
 use super::record::HEADER_SIZE;
 use super::sys::RingMap;
@@ -170,6 +177,87 @@ pub fn frame(
     Ok(n)
 }
 
+/// What a walk over a backward ring found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BackwardScan {
+    pub records: usize,
+    /// Bytes of the records delivered.
+    pub bytes: u64,
+    /// The kernel had written more than the ring holds: the oldest records are gone.
+    pub wrapped: bool,
+    /// Framing broke before the walk reached the end of the written data.
+    pub error: Option<RingError>,
+}
+
+/// Frames the records of a backward-written overwrite ring, newest first. `data` is a
+/// copy of the ring's whole data area (a power-of-two length), `head` the `data_head`
+/// loaded before copying (it counts down from 0), and `clobbered` how far the head moved
+/// while copying: that many of the oldest bytes may have been overwritten and are not
+/// read. `f` gets `(stream position, record)`; the position is the head-relative offset
+/// the kernel wrote the record at.
+pub fn frame_backward(
+    data: &[u8],
+    head: u64,
+    clobbered: u64,
+    scratch: &mut Vec<u8>,
+    f: &mut impl FnMut(u64, &[u8]),
+) -> BackwardScan {
+    let size = data.len() as u64;
+    let mut scan = BackwardScan::default();
+    if size == 0 || !size.is_power_of_two() {
+        return scan;
+    }
+    let written = 0u64.wrapping_sub(head);
+    scan.wrapped = written > size;
+    let limit = written.min(size.saturating_sub(clobbered));
+    let mask = size - 1;
+    let mut consumed = 0u64;
+    while consumed < limit {
+        let left = limit - consumed;
+        let pos = head.wrapping_add(consumed);
+        let fail = |kind| RingError {
+            position: pos,
+            kind,
+        };
+        if left < HEADER_SIZE as u64 {
+            if !scan.wrapped {
+                scan.error = Some(fail(RingErrorKind::Truncated { available: left }));
+            }
+            break;
+        }
+        let start = (pos & mask) as usize;
+        let (a, b) = (&data[start..], &data[..start]);
+        let mut hdr = [0u8; HEADER_SIZE];
+        copy_out(a, b, 0, &mut hdr);
+        let len = u16::from_ne_bytes([hdr[6], hdr[7]]);
+        // Zero past the newest records of a ring that never went round means "nothing
+        // written here yet" only if the walk is at the end; anywhere else it is damage.
+        if (len as usize) < HEADER_SIZE || len as u64 > left {
+            // The oldest record of a wrapped ring is usually cut by the newest writes.
+            if !(scan.wrapped && len as u64 > left) {
+                scan.error = Some(fail(RingErrorKind::BadSize {
+                    size: len,
+                    available: left,
+                }));
+            }
+            break;
+        }
+        let n = len as usize;
+        if n <= a.len() {
+            f(pos, &a[..n]);
+        } else {
+            scratch.clear();
+            scratch.resize(n, 0);
+            copy_out(a, b, 0, scratch);
+            f(pos, scratch);
+        }
+        consumed += n as u64;
+        scan.records += 1;
+        scan.bytes += n as u64;
+    }
+    scan
+}
+
 /// Copies `out.len()` bytes starting at `off` of `a ++ b` into `out` (in bounds by the
 /// caller's checks).
 fn copy_out(a: &[u8], b: &[u8], off: usize, out: &mut [u8]) {
@@ -300,6 +388,72 @@ mod tests {
             RingErrorKind::HeadJump { .. }
         ));
         assert_eq!(ring.pending(), 0);
+    }
+
+    /// Writes `n` samples with tids `first..` backward into a fresh overwrite ring.
+    fn backward_ring(pages: usize, page: usize, first: u32, n: u32) -> RingMap {
+        let mut m = RingMap::heap_overwrite(pages, page);
+        for t in first..first + n {
+            m.fake_write_backward(&sample_bytes(1, t, t as u64, 0, &[t as u8; 8]));
+        }
+        m
+    }
+
+    fn walk(m: &RingMap, clobbered: u64) -> (Vec<u32>, BackwardScan) {
+        let mut data = Vec::new();
+        let head = m.copy_data(&mut data);
+        let mut tids = Vec::new();
+        let mut scratch = Vec::new();
+        let scan = frame_backward(
+            &data,
+            head,
+            clobbered,
+            &mut scratch,
+            &mut |_, r| match parse(r, &SampleLayout::tpdig()).unwrap() {
+                Record::Sample(s) => tids.push(s.tid),
+                other => panic!("{other:?}"),
+            },
+        );
+        (tids, scan)
+    }
+
+    #[test]
+    fn backward_ring_that_never_went_round_gives_every_record_newest_first() {
+        let m = backward_ring(1, 4096, 0, 10);
+        let (tids, scan) = walk(&m, 0);
+        assert_eq!(tids, (0..10).rev().collect::<Vec<_>>());
+        assert!(!scan.wrapped);
+        assert_eq!((scan.records, scan.bytes, scan.error), (10, 480, None));
+    }
+
+    #[test]
+    fn backward_ring_that_went_round_keeps_the_newest_contiguous_records() {
+        // 48-byte records in a 4096-byte ring: 85 fit whole; 1000 written.
+        let m = backward_ring(2, 2048, 0, 1000);
+        let (tids, scan) = walk(&m, 0);
+        assert!(scan.wrapped && scan.error.is_none(), "{scan:?}");
+        assert_eq!(tids.len(), 4096 / 48);
+        assert_eq!(tids[0], 999, "the newest first");
+        assert!(tids.windows(2).all(|w| w[0] == w[1] + 1), "contiguous");
+        // Bytes the kernel may have written while we copied are not trusted.
+        let (tids2, _) = walk(&m, 200);
+        assert_eq!(tids2.len(), (4096 - 200) / 48);
+        assert_eq!(&tids2[..], &tids[..tids2.len()]);
+    }
+
+    #[test]
+    fn backward_ring_damage_is_reported_not_followed() {
+        let mut m = backward_ring(1, 4096, 0, 3);
+        m.fake_write_backward(&[0u8; 16]);
+        m.fake_write_backward(&sample_bytes(1, 9, 9, 0, &[0; 4]));
+        let (tids, scan) = walk(&m, 0);
+        assert_eq!(tids, vec![9]);
+        assert!(matches!(
+            scan.error.unwrap().kind,
+            RingErrorKind::BadSize { size: 0, .. }
+        ));
+        let empty = RingMap::heap_overwrite(1, 4096);
+        assert_eq!(walk(&empty, 0).1, BackwardScan::default());
     }
 
     #[test]

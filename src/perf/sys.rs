@@ -58,6 +58,9 @@ pub trait Kernel {
     fn set_filter(&self, fd: BorrowedFd<'_>, filter: &CStr) -> io::Result<()>;
     fn enable(&self, fd: BorrowedFd<'_>) -> io::Result<()>;
     fn disable(&self, fd: BorrowedFd<'_>) -> io::Result<()>;
+    /// PERF_EVENT_IOC_PAUSE_OUTPUT (4.7+): while paused the kernel writes nothing into the
+    /// ring of `fd` (it counts the records as lost), so an overwrite ring can be copied.
+    fn pause_output(&self, fd: BorrowedFd<'_>, paused: bool) -> io::Result<()>;
     /// Maps the control page plus `data_pages` (a power of two) pages of ring. A writable
     /// mapping is a streaming ring (we advance the tail); a read-only one overwrites.
     fn mmap_ring(
@@ -137,6 +140,11 @@ impl Kernel for RealKernel {
     fn disable(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
         // SAFETY: an open perf fd; the argument is a plain flag word.
         check(unsafe { sys::ioctls::DISABLE(fd.as_raw_fd(), 0) }).map(drop)
+    }
+
+    fn pause_output(&self, fd: BorrowedFd<'_>, paused: bool) -> io::Result<()> {
+        // SAFETY: an open perf fd; the argument is a plain u32 flag (1 pause, 0 resume).
+        check(unsafe { sys::ioctls::PAUSE_OUTPUT(fd.as_raw_fd(), paused as u32) }).map(drop)
     }
 
     fn mmap_ring(
@@ -329,6 +337,31 @@ impl RingMap {
         }
     }
 
+    /// Copies the whole data area into `out` (cleared first) and returns the head loaded
+    /// before the copy. For overwrite (read-only) rings, which are read by copying: the
+    /// caller pauses the ring's output first, so the kernel is not writing while we copy;
+    /// a record whose write began before the pause may still land, which the caller
+    /// detects by loading the head again afterwards (it only ever clobbers the oldest
+    /// bytes, since a backward ring writes just below its head).
+    pub fn copy_data(&self, out: &mut Vec<u8>) -> u64 {
+        let head = self.data_head();
+        out.clear();
+        out.resize(self.data_size, 0);
+        // SAFETY: the data area is [page_size, page_size + data_size) of the mapping,
+        // readable for as long as `self` lives; `out` has exactly data_size bytes and
+        // cannot overlap a mapping we own. The kernel may in rare cases still be
+        // finishing a record (see above): we copy plain bytes, never form references
+        // into the shared area, and treat what we copied as untrusted input.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                self.base.as_ptr().add(self.page_size),
+                out.as_mut_ptr(),
+                self.data_size,
+            );
+        }
+        head
+    }
+
     /// A ring in process memory, laid out like a kernel ring, for tests.
     #[cfg(test)]
     pub(crate) fn heap(data_pages: usize, page_size: usize) -> RingMap {
@@ -364,6 +397,31 @@ impl RingMap {
         self.control_word(DATA_HEAD_OFFSET)
             .store(head + bytes.len() as u64, Ordering::Release);
         true
+    }
+
+    /// A read-only (overwrite) ring in process memory, for tests of backward rings.
+    #[cfg(test)]
+    pub(crate) fn heap_overwrite(data_pages: usize, page_size: usize) -> RingMap {
+        let mut m = RingMap::heap(data_pages, page_size);
+        m.writable = false;
+        m
+    }
+
+    /// Writes `bytes` just below the head and moves the head down, as the kernel does for
+    /// a `write_backward` overwrite ring (tests only): the oldest bytes are overwritten.
+    #[cfg(test)]
+    pub(crate) fn fake_write_backward(&mut self, bytes: &[u8]) {
+        let head = self.control_word(DATA_HEAD_OFFSET).load(Ordering::Relaxed);
+        let new = head.wrapping_sub(bytes.len() as u64);
+        for (i, b) in bytes.iter().enumerate() {
+            let pos = (new.wrapping_add(i as u64) as usize) & (self.data_size - 1);
+            // SAFETY: pos < data_size, inside the heap buffer's data area; no slice of
+            // the ring is alive (we hold &mut self).
+            unsafe { *self.base.as_ptr().add(self.page_size + pos) = *b };
+        }
+        // ATOMICS: Release, like the kernel, publishes the bytes before the head.
+        self.control_word(DATA_HEAD_OFFSET)
+            .store(new, Ordering::Release);
     }
 
     /// Sets the head to any value (tests of a corrupt control page).
@@ -417,6 +475,9 @@ impl<T: Kernel + ?Sized> Kernel for &T {
     }
     fn disable(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
         (**self).disable(fd)
+    }
+    fn pause_output(&self, fd: BorrowedFd<'_>, paused: bool) -> io::Result<()> {
+        (**self).pause_output(fd, paused)
     }
     fn mmap_ring(
         &self,

@@ -174,6 +174,8 @@ pub const FUNCTIONS: &[ProbeFn] = &[
     f("__open64_nocancel", Names, P0, OPEN),
     f("__open_nocancel", Names, P0, OPEN),
     f("__libc_open64", Names, P0, OPEN),
+    // opendir's own openat is glibc-internal (not exported): probe opendir itself.
+    f("opendir", Names, P0, &[t("openat", &[1]), t("open", &[0])]),
     f("openat64", Names, P1, OPENAT),
     f("openat", Names, P1, OPENAT),
     f("__openat64_2", Names, P1, OPENAT),

@@ -61,11 +61,28 @@ pub fn enter_args(name: &str) -> &'static [(&'static str, ArgKind)] {
 /// trailing space per argument, as sysdig prints them). `regs` are the
 /// `raw_syscalls:sys_enter` argument registers; a missing register prints nothing.
 pub fn format_enter_args(name: &str, regs: &[u64], out: &mut String) {
+    format_enter_args_with(name, regs, &|_| None, out)
+}
+
+/// Like [`format_enter_args`], but a pointer argument whose pointed-to bytes were read
+/// exactly (by the probe tier) shows them as text instead of the address.
+pub fn format_enter_args_with<'r>(
+    name: &str,
+    regs: &[u64],
+    resolved: &dyn Fn(usize) -> Option<&'r [u8]>,
+    out: &mut String,
+) {
     for a in shown_args(name) {
         if let Some(&v) = regs.get(usize::from(a.reg)) {
             out.push_str(a.name);
             out.push('=');
-            format_raw_arg(a.kind, v, out);
+            match (a.kind, resolved(usize::from(a.reg))) {
+                (ArgKind::Pointer, Some(bytes)) => {
+                    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+                    out.push_str(&String::from_utf8_lossy(&bytes[..end]));
+                }
+                _ => format_raw_arg(a.kind, v, out),
+            }
             out.push(' ');
         }
     }

@@ -28,7 +28,10 @@ mod gen_table_i386;
 #[rustfmt::skip]
 mod gen_table_x86_64;
 
-pub use args::{ArgKind, EnterArg, enter_args, format_enter_args, format_raw_arg, shown_args};
+pub use args::{
+    ArgKind, EnterArg, enter_args, format_enter_args, format_enter_args_with, format_raw_arg,
+    shown_args,
+};
 pub use errno::{errno_name, format_res};
 
 /// A syscall numbering (ABI).
