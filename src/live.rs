@@ -210,10 +210,7 @@ pub fn capture(
     }
     let specs: Vec<TracepointSpec> = tracepoints
         .iter()
-        .map(|t| TracepointSpec {
-            id: t.format.id,
-            name: t.full_name(),
-        })
+        .map(|t| TracepointSpec::new(t.format.id, t.full_name()))
         .collect();
 
     let mut command = match &opts.command {
@@ -236,8 +233,8 @@ pub fn capture(
     if let Some(p) = &probes {
         for e in p.events() {
             specs.push(TracepointSpec {
-                id: e.id,
-                name: format!("{}:{}", e.system, e.name),
+                system_wide: true,
+                ..TracepointSpec::new(e.id, format!("{}:{}", e.system, e.name))
             });
             filters.push(me.map(|t| format!("common_pid != {t}")));
         }
@@ -288,6 +285,9 @@ pub fn capture(
     let mut pipeline = Pipeline::new(state, sinks, selection);
     pipeline.count_types = count_types;
     pipeline.resolver = probes.as_ref().map(|p| p.resolver());
+    if command.is_some() {
+        pipeline.traced_only = Some(Default::default());
+    }
     pipeline.begin(&decoder);
     let clock = *engine.clock();
     let mut stopped_by = None;

@@ -66,6 +66,9 @@ pub struct Pipeline<'s> {
     posts: Vec<PostValue>,
     /// Each thread's last call that returns values through user memory.
     last_exit: HashMap<u32, (&'static str, [u64; 6], i64)>,
+    /// Tracing tasks: the threads whose events reached the rings (probe hits of any other
+    /// thread are not ours). None: the whole system is traced.
+    pub traced_only: Option<std::collections::HashSet<u32>>,
     /// Live: the probe tier's resolver, fed with probe records (which are not events).
     pub resolver: Option<crate::probes::Resolver>,
     /// Events decoded (evt.num counts them all, shown or not, as sysdig's does).
@@ -93,6 +96,7 @@ impl<'s> Pipeline<'s> {
             pending: HashMap::new(),
             begun: false,
             resolver: None,
+            traced_only: None,
             posts: Vec::new(),
             last_exit: HashMap::new(),
             decoded: 0,
@@ -232,6 +236,12 @@ impl<'s> Pipeline<'s> {
                 .get(..2)
                 .map_or(u32::MAX, |b| u16::from_le_bytes([b[0], b[1]]) as u32);
             if res.is_probe(common_type) {
+                // Tracing a command, probes listen system-wide: keep the traced threads' hits.
+                if let Some(seen) = &self.traced_only {
+                    if !seen.contains(&r.tid) {
+                        return;
+                    }
+                }
                 let got = res.on_record_ext(r.tid, r.ts, common_type, r.raw);
                 for (arg, v) in got.late {
                     if let Some(call) = self.in_flight.current_mut(r.tid) {
@@ -257,6 +267,14 @@ impl<'s> Pipeline<'s> {
         // restart, a tracer's cancel): no system call to show.
         if matches!(kind, Kind::SyscallExit { nr, .. } | Kind::SyscallEnter { nr, .. } if nr < 0) {
             return;
+        }
+        if let Some(seen) = self.traced_only.as_mut() {
+            seen.insert(r.tid);
+            if let Role::Fork { child_pid, .. } = &tp.role {
+                if let Some(c) = child_pid.i64(r.raw) {
+                    seen.insert(c as u32);
+                }
+            }
         }
         let cpu = r.cpu as usize;
         if self.per_cpu.len() <= cpu {
@@ -383,6 +401,9 @@ impl<'s> Pipeline<'s> {
         apply::state_after_output(&ev, &mut self.state);
         if matches!(tp.role, Role::Exit { .. }) {
             self.in_flight.forget(r.tid);
+            if let Some(seen) = self.traced_only.as_mut() {
+                seen.remove(&r.tid);
+            }
             if let Some(res) = self.resolver.as_mut() {
                 res.forget(r.tid);
             }

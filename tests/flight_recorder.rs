@@ -356,7 +356,7 @@ fn a_filter_trigger_dumps_up_to_the_matching_event() {
         "filter",
     );
     assert_eq!(o.summary.dumps[0].cause, "trigger filter");
-    check(&o, Duration::ZERO, Mode::UserRing);
     let (m, _) = markers(&o.summary.dumps[0].path, &o.base);
     assert_eq!(*m.last().unwrap(), k, "the dump ends at the matching open");
+    check(&o, Duration::ZERO, Mode::UserRing);
 }

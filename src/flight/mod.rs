@@ -368,10 +368,7 @@ pub fn run(opts: &FlightOptions) -> AppResult<FlightSummary> {
     }
     let mut specs: Vec<TracepointSpec> = tracepoints
         .iter()
-        .map(|t| TracepointSpec {
-            id: t.format.id,
-            name: t.full_name(),
-        })
+        .map(|t| TracepointSpec::new(t.format.id, t.full_name()))
         .collect();
     let mut cmd = match &live.command {
         Some(argv) => Some(command::start(argv)?),
@@ -381,8 +378,8 @@ pub fn run(opts: &FlightOptions) -> AppResult<FlightSummary> {
     if let Some(p) = &probes {
         for e in p.events() {
             specs.push(TracepointSpec {
-                id: e.id,
-                name: format!("{}:{}", e.system, e.name),
+                system_wide: true,
+                ..TracepointSpec::new(e.id, format!("{}:{}", e.system, e.name))
             });
             filters.push(me.map(|t| format!("common_pid != {t}")));
         }

@@ -48,6 +48,10 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 pub struct TracepointSpec {
     pub id: u32,
     pub name: String,
+    /// Open on every CPU for the whole system even when tracing tasks: uprobe events bound
+    /// to a task are not carried into children that fork and then exec (observed on 6.18),
+    /// so the probe tier listens system-wide and keeps only its traced threads' hits.
+    pub system_wide: bool,
 }
 
 impl TracepointSpec {
@@ -55,6 +59,7 @@ impl TracepointSpec {
         TracepointSpec {
             id,
             name: name.into(),
+            system_wide: false,
         }
     }
 }
@@ -470,7 +475,8 @@ impl<K: Kernel> Engine<K> {
             let mut fail = None;
             'tasks: for &task in &tasks {
                 for &cpu in &cpus {
-                    match open_one(&kernel, &mut n, tp.id, task, cpu as i32, watermark) {
+                    let pid = if tp.system_wide { -1 } else { task };
+                    match open_one(&kernel, &mut n, tp.id, pid, cpu as i32, watermark) {
                         Ok(fd) => fds.push(fd),
                         Err(e) => {
                             fail = Some(PerfError::new(Op::Open, e).tracepoint(&tp.name).cpu(cpu));
