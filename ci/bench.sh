@@ -67,6 +67,16 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 declare -A R # results: key -> value; printed into the report
+# Noise: other builds on the machine, sampled at each section.
+NOISE_MAX=0
+noise() {
+    local n
+    n=$(ps -eo comm= | grep -cE '^(rustc|cargo|cc|cc1|ld|ld.lld|clang)$')
+    ((n > NOISE_MAX)) && NOISE_MAX=$n
+    NOISE_LOADS+=("$(cut -d' ' -f1 /proc/loadavg)")
+}
+NOISE_LOADS=()
+section() { noise; bench_log "[$(($(date +%s) - START_S)) s] $*"; }
 T_START=$(date -u '+%Y-%m-%d %H:%M UTC')
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 START_S=$(date +%s)
@@ -182,7 +192,7 @@ run_under() {
         rm -f "$WORK/live.tpd" ;;
     prec)
         rm -f "$WORK/rec.data"
-        eval "perf record -q -a \"\${PERF_EVENTS[@]}\" -m $(perf_pages 8) -o \"$WORK/rec.data\" -- \
+        eval "perf record -q -B -a \"\${PERF_EVENTS[@]}\" -m $(perf_pages 8) -o \"$WORK/rec.data\" -- \
             \"$WORK/timed.sh\" \"$tf\" $cmd" >/dev/null 2>"$WORK/perf.err" ||
             bench_log "perf record failed: $(tail -n2 "$WORK/perf.err")"
         drops=$(perf_lost "$WORK/rec.data") ;;
@@ -197,7 +207,7 @@ run_under() {
     R[d.$key.$w.$i]=$drops
 }
 
-bench_log "1. workload slowdown ($RUNS runs x ${#WORKLOADS[@]} workloads x ${#TRACERS[@]} tracers)"
+section "1. workload slowdown ($RUNS runs x ${#WORKLOADS[@]} workloads x ${#TRACERS[@]} tracers)"
 for i in $(seq "$RUNS"); do
     for w in "${WORKLOADS[@]}"; do
         for tr in "${TRACERS[@]}"; do
@@ -227,7 +237,7 @@ for w in "${WORKLOADS[@]}"; do
 done
 
 # ------------------------------------------------------------------ 2./3. reading, sizes
-bench_log "2. consumer throughput and capture size (dd count=$CAP_N, $((CAP_N * 4)) events)"
+section "2. consumer throughput and capture size (dd count=$CAP_N, $((CAP_N * 4)) events)"
 CAP_CMD=(dd if=/dev/zero of=/dev/null bs=1 count="$CAP_N")
 perf record -q "${PERF_EVENTS[@]}" -m "$(perf_pages 8)" -o "$WORK/perf.data" -- "${CAP_CMD[@]}" >/dev/null 2>&1
 "$TPDIG" -w "$WORK/cap.tpd" -- "${CAP_CMD[@]}" >/dev/null 2>&1
@@ -275,7 +285,7 @@ R[rate.fmt]=$(awk -v n="${R[ev.cap]}" -v a="${R[rt.rt]}" -v b="${R[rt.rq]}" \
     'BEGIN { if (a > b && n > 0) printf "%.0f\n", n / (a - b); else print "?" }')
 
 # sysdig -r over its own sample captures; tpdig -r over a capture of similar size.
-bench_log "  sysdig -r over /work/shared/scap-samples"
+section "  sysdig -r over /work/shared/scap-samples"
 SCAP_DIR=${SCAP_DIR:-$BENCH_ROOT/../shared/scap-samples}
 SYSDIG_ROWS=()
 if [[ -d $SCAP_DIR ]] && command -v sysdig >/dev/null; then
@@ -297,7 +307,7 @@ R[rate.small]=$(div "${R[ev.small]}" "${R[rt.small]}" %.0f)
 R[b.small]=$(stat -c %s "$WORK/small.tpd")
 
 # Filter evaluation: the ignored benchmark test.
-bench_log "  filter evaluation (cargo test --release --test filter_roundtrip bench_two_clause_filter)"
+section "  filter evaluation (cargo test --release --test filter_roundtrip bench_two_clause_filter)"
 R[filter]=$(timeout 900 cargo test --release -q --test filter_roundtrip bench_two_clause_filter \
     -- --ignored --nocapture 2>/dev/null | sed -n 's/^\([0-9.]*\) M evaluations\/s.*/\1/p' | tail -n1)
 R[filter]=${R[filter]:-?}
@@ -321,7 +331,7 @@ stop_load() {
     LOADGEN_PID=
 }
 
-bench_log "4. peak RSS and CPU over ${MEM_SECS}s under load"
+section "4. peak RSS and CPU over ${MEM_SECS}s under load"
 mem_tpdig() { # key, tpdig args
     local key=$1
     shift
@@ -340,18 +350,18 @@ mem_tpdig() { # key, tpdig args
 mem_tpdig mq -q
 mem_tpdig mw -w "$WORK/mem.tpd"
 ((HAVE_FLIGHT)) && mem_tpdig mfr --flight-recorder "$WORK/mem.tpd"
-# perf record -a of the same tracepoints, as a peer (GNU time's maximum RSS).
+# perf record -a of the same tracepoints, as a peer (GNU time's maximum RSS). Pipe mode
+# (-o -) into a byte counter: a minute of system-wide records would be gigabytes of disk.
 start_load
 /usr/bin/time -f '%M %U %S' -o "$WORK/perf.time" perf record -q -a "${PERF_EVENTS[@]}" \
-    -m "$(perf_pages 8)" -o "$WORK/mem.data" -- sleep "$MEM_SECS" >/dev/null 2>&1
+    -m "$(perf_pages 8)" -o - -- sleep "$MEM_SECS" 2>"$WORK/perf.err" | wc -c >"$WORK/perf.bytes"
 stop_load
-read -r R[rss.mp] u s <"$WORK/perf.time" 2>/dev/null
+read -r 'R[rss.mp]' u s <"$WORK/perf.time" 2>/dev/null
 R[cpu.mp]=$(awk -v u="${u:-0}" -v s="${s:-0}" 'BEGIN { printf "%.2f\n", u + s }')
-R[ev.mp]=$(perf_samples "$WORK/mem.data")
-R[d.mp]=$(perf_lost "$WORK/mem.data")
-rm -f "$WORK/mem.data"
+R[ev.mp]="$(div "$(cat "$WORK/perf.bytes")" 1048576 %.0f) MiB of records"
+R[d.mp]=$(grep -oiE 'lost [0-9]+ chunks' "$WORK/perf.err" | awk '{ s += $2 } END { print s + 0 }')
 
-bench_log "4. time from start to the first event printed"
+section "4. time from start to the first event printed"
 first_line() { # seconds from launch to the first line on stdout; $@: command
     local s e
     s=$(now_ns)
@@ -363,7 +373,7 @@ start_load
 f1=() f2=()
 for _ in $(seq "$FIRST_RUNS"); do
     f1+=("$(first_line timeout -s INT 60 "$TPDIG")")
-    f2+=("$(first_line timeout -s INT 60 perf trace -a)")
+    f2+=("$(first_line timeout -s INT 60 bash -c 'exec perf trace -a 2>&1')")
     sleep 0.5
 done
 stop_load
@@ -386,7 +396,7 @@ cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
 mem_total=$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
 virt=$(systemd-detect-virt 2>/dev/null)
 [[ -z $virt || $virt == none ]] && { grep -q hypervisor /proc/cpuinfo && virt="virtual machine" || virt="bare metal"; }
-others=$(ps -eo comm= | grep -cE '^(rustc|cargo|cc|ld|cc1)$')
+noise
 mode="full"
 ((QUICK)) && mode="quick (tiny sizes: the figures below are smoke-test numbers, not results)"
 
@@ -405,7 +415,8 @@ mode="full"
     echo "- tpdig $("$TPDIG" -V 2>/dev/null | awk '{ print $2 }') ($(cd "$BENCH_ROOT" && git rev-parse --short HEAD 2>/dev/null)$(cd "$BENCH_ROOT" && git diff --quiet HEAD 2>/dev/null || echo ", uncommitted changes")), static release build"
     echo "- peers: $(perf --version 2>/dev/null), $(strace -V 2>/dev/null | head -n1), $(sysdig --version 2>/dev/null)"
     echo "- **noise**: load average $LOAD_START at the start, $LOAD_END at the end, on $(nproc) CPUs;"
-    echo "  $others compiler processes (rustc, cargo, cc, ld) were running when the report was written."
+    echo "  1-minute load at each section: ${NOISE_LOADS[*]}; up to $NOISE_MAX compiler processes"
+    echo "  (rustc, cargo, cc, ld) of other builds were seen running at those moments."
     echo "  The machine was shared with other builds: single figures can move by tens of percent"
     echo "  between runs; the per-run times are listed so the spread shows."
     echo
@@ -518,7 +529,7 @@ mode="full"
     echo "| tpdig -q | $(mib "${R[rss.mq]:-?}") | ${R[cpu.mq]:-?} | ${R[ev.mq]:-?} | ${R[d.mq]:-?} |"
     echo "| tpdig -w | $(mib "${R[rss.mw]:-?}") | ${R[cpu.mw]:-?} | ${R[ev.mw]:-?} | ${R[d.mw]:-?} |"
     ((HAVE_FLIGHT)) && echo "| tpdig --flight-recorder | $(mib "${R[rss.mfr]:-?}") | ${R[cpu.mfr]:-?} | ${R[ev.mfr]:-?} | ${R[d.mfr]:-?} |"
-    echo "| perf record -a (same tracepoints) | $(mib "${R[rss.mp]:-?}") | ${R[cpu.mp]:-?} | ${R[ev.mp]:-?} | ${R[d.mp]:-?} |"
+    echo "| perf record -a (same tracepoints, -o - to a pipe) | $(mib "${R[rss.mp]:-?}") | ${R[cpu.mp]:-?} | ${R[ev.mp]:-?} | ${R[d.mp]:-?} |"
     echo
     echo "Time from launch to the first event line on stdout (system-wide, under the same load;"
     echo "median of $FIRST_RUNS): tpdig ${R[first.tpdig]} s (runs: ${R[first.runs.tpdig]}), \`perf trace -a\`"

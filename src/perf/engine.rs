@@ -35,7 +35,7 @@ use super::cpus::parse_cpu_list;
 use super::error::{ErrorKind, Op, PerfError, describe, permission_hint};
 use super::record::{Record, Sample, parse};
 use super::ring::Ring;
-use super::sys::Kernel;
+use super::sys::{Kernel, OpenJob};
 use crate::compat::Compat;
 use perf_event_open_sys::bindings::PERF_FLAG_FD_CLOEXEC;
 use std::ffi::CString;
@@ -469,30 +469,83 @@ impl<K: Kernel> Engine<K> {
 
         let mut open_tps = Vec::with_capacity(tps.len());
         let mut skipped = Vec::new();
-        for tp in tps {
-            // fds[task_index * ncpus + cpu_index]
+        // Opens one tracepoint on every (task, cpu) slot, one at a time, settling the
+        // negotiated attributes on the way. fds[task_index * ncpus + cpu_index].
+        let open_tp = |n: &mut Negotiation, tp: &TracepointSpec| -> Result<Vec<OwnedFd>, PerfError> {
             let mut fds = Vec::with_capacity(cpus.len() * tasks.len());
-            let mut fail = None;
-            'tasks: for &task in &tasks {
+            for &task in &tasks {
                 for &cpu in &cpus {
                     let pid = if tp.system_wide { -1 } else { task };
-                    match open_one(&kernel, &mut n, tp.id, pid, cpu as i32, watermark) {
-                        Ok(fd) => fds.push(fd),
-                        Err(e) => {
-                            fail = Some(PerfError::new(Op::Open, e).tracepoint(&tp.name).cpu(cpu));
-                            break 'tasks;
-                        }
+                    let fd = open_one(&kernel, n, tp.id, pid, cpu as i32, watermark)
+                        .map_err(|e| PerfError::new(Op::Open, e).tracepoint(&tp.name).cpu(cpu))?;
+                    fds.push(fd);
+                }
+            }
+            Ok(fds)
+        };
+        // Once the first tracepoint settled the attributes, the rest open in one batch
+        // (in parallel on the real kernel: probe events each wait for a registration).
+        let mut results: Vec<Result<Vec<OwnedFd>, PerfError>> = Vec::with_capacity(tps.len());
+        let mut rest = 0;
+        for tp in tps {
+            let r = open_tp(&mut n, tp);
+            let ok = r.is_ok();
+            results.push(r);
+            rest += 1;
+            if ok {
+                break;
+            }
+        }
+        if rest < tps.len() {
+            let mut jobs = Vec::new();
+            for tp in &tps[rest..] {
+                for &task in &tasks {
+                    for &cpu in &cpus {
+                        let pid = if tp.system_wide { -1 } else { task };
+                        let opts = AttrOptions {
+                            size: n.size,
+                            use_clockid: n.clockid,
+                            wakeup_watermark: watermark,
+                            inherit: pid >= 0,
+                            write_backward: n.backward,
+                        };
+                        jobs.push(OpenJob { attr: attr::tracepoint(tp.id as u64, &opts), pid, cpu: cpu as i32, flags: n.open_flags() });
                     }
                 }
             }
-            let Some(err) = fail else {
-                open_tps.push(OpenTp {
-                    name: tp.name.clone(),
-                    fds,
+            let mut opened = kernel.open_many(&mut jobs).into_iter();
+            for tp in &tps[rest..] {
+                let mut fds = Vec::with_capacity(cpus.len() * tasks.len());
+                let mut fail = None;
+                for _ in &tasks {
+                    for &cpu in &cpus {
+                        match opened.next() {
+                            Some(Ok(fd)) => fds.push(fd),
+                            Some(Err(e)) => {
+                                fail.get_or_insert_with(|| PerfError::new(Op::Open, e).tracepoint(&tp.name).cpu(cpu));
+                            }
+                            None => {
+                                fail.get_or_insert_with(|| {
+                                    PerfError::new(Op::Open, io::Error::from_raw_os_error(libc::EINVAL)).tracepoint(&tp.name).cpu(cpu)
+                                });
+                            }
+                        }
+                    }
+                }
+                results.push(match fail {
+                    Some(e) => Err(e),
+                    None => Ok(fds),
                 });
-                continue;
+            }
+        }
+        for (tp, r) in tps.iter().zip(results) {
+            let err = match r {
+                Ok(fds) => {
+                    open_tps.push(OpenTp { name: tp.name.clone(), fds });
+                    continue;
+                }
+                Err(e) => e,
             };
-            drop(fds);
             let err = match err.kind() {
                 ErrorKind::Permission => err.hint(permission_hint(kernel.perf_event_paranoid())),
                 ErrorKind::TooManyFiles => err.hint(format!(

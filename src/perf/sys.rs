@@ -40,6 +40,14 @@ pub fn clock_ns(id: libc::clockid_t) -> i64 {
     i64::from(ts.tv_sec) * 1_000_000_000 + i64::from(ts.tv_nsec)
 }
 
+/// One `perf_event_open` of [`Kernel::open_many`].
+pub struct OpenJob {
+    pub attr: perf_event_attr,
+    pub pid: i32,
+    pub cpu: i32,
+    pub flags: u64,
+}
+
 /// The operations the perf engine needs from the kernel.
 pub trait Kernel {
     /// `perf_event_open(2)`. `attr` is `&mut` because on E2BIG the kernel writes the size
@@ -52,6 +60,12 @@ pub trait Kernel {
         group_fd: i32,
         flags: u64,
     ) -> io::Result<OwnedFd>;
+    /// Many opens whose attributes are settled. Registering a probe event waits for the
+    /// kernel (≈0.1 s each for uprobes here), so the real kernel opens them from several
+    /// threads; the default opens them one by one.
+    fn open_many(&self, jobs: &mut [OpenJob]) -> Vec<io::Result<OwnedFd>> {
+        jobs.iter_mut().map(|j| self.perf_event_open(&mut j.attr, j.pid, j.cpu, -1, j.flags)).collect()
+    }
     /// PERF_EVENT_IOC_SET_OUTPUT: `fd`'s records go into `target`'s ring.
     fn set_output(&self, fd: BorrowedFd<'_>, target: BorrowedFd<'_>) -> io::Result<()>;
     /// PERF_EVENT_IOC_SET_FILTER with an ftrace filter expression.
@@ -95,6 +109,25 @@ fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
 }
 
 impl Kernel for RealKernel {
+    fn open_many(&self, jobs: &mut [OpenJob]) -> Vec<io::Result<OwnedFd>> {
+        const THREADS: usize = 16;
+        let per = jobs.len().div_ceil(THREADS).max(1);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = jobs
+                .chunks_mut(per)
+                .map(|chunk| {
+                    s.spawn(move || {
+                        chunk
+                            .iter_mut()
+                            .map(|j| self.perf_event_open(&mut j.attr, j.pid, j.cpu, -1, j.flags))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles.into_iter().flat_map(|h| h.join().expect("an open thread panicked")).collect()
+        })
+    }
+
     fn perf_event_open(
         &self,
         attr: &mut perf_event_attr,
@@ -454,6 +487,9 @@ impl std::fmt::Debug for RingMap {
 
 /// A borrowed kernel is a kernel (tests keep the fake to inspect it afterwards).
 impl<T: Kernel + ?Sized> Kernel for &T {
+    fn open_many(&self, jobs: &mut [OpenJob]) -> Vec<io::Result<OwnedFd>> {
+        (**self).open_many(jobs)
+    }
     fn perf_event_open(
         &self,
         attr: &mut perf_event_attr,
