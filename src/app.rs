@@ -187,6 +187,41 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
         let code = read_files(cli, selection, sinks)?;
         return chisel_outcome(chisel, code);
     }
+    let live_opts = |buffer_bytes: usize, filter_expr| -> AppResult<LiveOptions> {
+        Ok(LiveOptions {
+            buffer_bytes,
+            compat: compat_switches(cli)?,
+            include_self: cli.debug,
+            verbose: cli.verbose,
+            max_duration,
+            filter_expr,
+            command: (!cli.command.is_empty()).then(|| cli.command.clone()),
+            probe_lookups: cli.probe_lookups,
+        })
+    };
+    if let Some(ring) = cli.flight_recorder {
+        let Some(path) = &cli.write else {
+            return Err(AppError::usage(
+                "--flight-recorder needs -w FILE (dumps are written to FILE.1, FILE.2...)",
+            ));
+        };
+        let mut f = crate::flight::FlightOptions::new(live_opts(ring, filter_expr)?, path.clone());
+        f.compress = cli.compress;
+        f.machine = machine_info();
+        f.suppress = selection.suppress.clone();
+        f.trigger = match &cli.trigger {
+            Some(t) => filter_of(std::slice::from_ref(t))?.map(|(_, c)| c),
+            None => None,
+        };
+        f.post = Duration::from_secs_f64(cli.post.unwrap_or(0.0).max(0.0));
+        f.max_dumps = cli.max_dumps.unwrap_or(crate::flight::DEFAULT_MAX_DUMPS);
+        f.dump_at_end = !cli.no_final_dump;
+        let summary = crate::flight::run(&f)?;
+        if cli.verbose {
+            eprintln!("tpdig: {} dumps written", summary.dumps.len());
+        }
+        return Ok(summary.command_status.map_or(0, crate::command::exit_code));
+    }
     let opts = LiveOptions {
         buffer_bytes: cli.buffer_size,
         compat: compat_switches(cli)?,

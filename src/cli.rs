@@ -87,6 +87,28 @@ pub struct Cli {
     #[arg(short = 'L', long = "list-events")]
     pub list_events: bool,
 
+    /// Flight recorder: keep the last SIZE bytes of events per CPU (default 8M) and dump them
+    /// to -w FILE.N on a trigger (SIGUSR1, --trigger, the end of the run).
+    #[arg(long = "flight-recorder", value_name = "SIZE", num_args = 0..=1, require_equals = true,
+          default_missing_value = "8M", value_parser = parse_size)]
+    pub flight_recorder: Option<usize>,
+
+    /// With --flight-recorder: dump when an event matches this filter.
+    #[arg(long = "trigger", value_name = "FILTER")]
+    pub trigger: Option<String>,
+
+    /// With --flight-recorder: keep recording SECS seconds after a trigger before dumping.
+    #[arg(long = "post", value_name = "SECS")]
+    pub post: Option<f64>,
+
+    /// With --flight-recorder: write at most N dumps (0: no limit).
+    #[arg(long = "max-dumps", value_name = "N")]
+    pub max_dumps: Option<u64>,
+
+    /// With --flight-recorder: do not dump when the run ends.
+    #[arg(long = "no-final-dump")]
+    pub no_final_dump: bool,
+
     /// Run chisel NAME (a stock chisel, one in ./chisels, ~/.chisels, $TPDIG_CHISEL_DIR, or a
     /// path to a .rhai file); its arguments are the next words. `-cl` lists the chisels.
     #[arg(short = 'c', long = "chisel", value_name = "NAME")]

@@ -471,7 +471,9 @@ impl<K: Kernel> Engine<K> {
         let mut skipped = Vec::new();
         // Opens one tracepoint on every (task, cpu) slot, one at a time, settling the
         // negotiated attributes on the way. fds[task_index * ncpus + cpu_index].
-        let open_tp = |n: &mut Negotiation, tp: &TracepointSpec| -> Result<Vec<OwnedFd>, PerfError> {
+        let open_tp = |n: &mut Negotiation,
+                       tp: &TracepointSpec|
+         -> Result<Vec<OwnedFd>, PerfError> {
             let mut fds = Vec::with_capacity(cpus.len() * tasks.len());
             for &task in &tasks {
                 for &cpu in &cpus {
@@ -509,7 +511,12 @@ impl<K: Kernel> Engine<K> {
                             inherit: pid >= 0,
                             write_backward: n.backward,
                         };
-                        jobs.push(OpenJob { attr: attr::tracepoint(tp.id as u64, &opts), pid, cpu: cpu as i32, flags: n.open_flags() });
+                        jobs.push(OpenJob {
+                            attr: attr::tracepoint(tp.id as u64, &opts),
+                            pid,
+                            cpu: cpu as i32,
+                            flags: n.open_flags(),
+                        });
                     }
                 }
             }
@@ -522,11 +529,18 @@ impl<K: Kernel> Engine<K> {
                         match opened.next() {
                             Some(Ok(fd)) => fds.push(fd),
                             Some(Err(e)) => {
-                                fail.get_or_insert_with(|| PerfError::new(Op::Open, e).tracepoint(&tp.name).cpu(cpu));
+                                fail.get_or_insert_with(|| {
+                                    PerfError::new(Op::Open, e).tracepoint(&tp.name).cpu(cpu)
+                                });
                             }
                             None => {
                                 fail.get_or_insert_with(|| {
-                                    PerfError::new(Op::Open, io::Error::from_raw_os_error(libc::EINVAL)).tracepoint(&tp.name).cpu(cpu)
+                                    PerfError::new(
+                                        Op::Open,
+                                        io::Error::from_raw_os_error(libc::EINVAL),
+                                    )
+                                    .tracepoint(&tp.name)
+                                    .cpu(cpu)
                                 });
                             }
                         }
@@ -541,7 +555,10 @@ impl<K: Kernel> Engine<K> {
         for (tp, r) in tps.iter().zip(results) {
             let err = match r {
                 Ok(fds) => {
-                    open_tps.push(OpenTp { name: tp.name.clone(), fds });
+                    open_tps.push(OpenTp {
+                        name: tp.name.clone(),
+                        fds,
+                    });
                     continue;
                 }
                 Err(e) => e,

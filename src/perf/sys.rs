@@ -64,7 +64,9 @@ pub trait Kernel {
     /// kernel (≈0.1 s each for uprobes here), so the real kernel opens them from several
     /// threads; the default opens them one by one.
     fn open_many(&self, jobs: &mut [OpenJob]) -> Vec<io::Result<OwnedFd>> {
-        jobs.iter_mut().map(|j| self.perf_event_open(&mut j.attr, j.pid, j.cpu, -1, j.flags)).collect()
+        jobs.iter_mut()
+            .map(|j| self.perf_event_open(&mut j.attr, j.pid, j.cpu, -1, j.flags))
+            .collect()
     }
     /// PERF_EVENT_IOC_SET_OUTPUT: `fd`'s records go into `target`'s ring.
     fn set_output(&self, fd: BorrowedFd<'_>, target: BorrowedFd<'_>) -> io::Result<()>;
@@ -124,7 +126,10 @@ impl Kernel for RealKernel {
                     })
                 })
                 .collect();
-            handles.into_iter().flat_map(|h| h.join().expect("an open thread panicked")).collect()
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("an open thread panicked"))
+                .collect()
         })
     }
 
