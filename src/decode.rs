@@ -309,48 +309,6 @@ impl Decoder {
         &self.tracepoints
     }
 
-    /// Reads an inet_sock_set_state record into a state change.
-    pub fn tcp_change(role: &Role, raw: &[u8]) -> Option<crate::state::tcp::TcpChange> {
-        let Role::SockState {
-            skaddr,
-            oldstate,
-            newstate,
-            sport,
-            dport,
-            family,
-            saddr,
-            daddr,
-            saddr_v6,
-            daddr_v6,
-        } = role
-        else {
-            return None;
-        };
-        let addr = |v4: &Field, v6: &Field| -> Option<std::net::IpAddr> {
-            match family.u64(raw)? {
-                2 => {
-                    let b: [u8; 4] = v4.bytes(raw)?.get(..4)?.try_into().ok()?;
-                    Some(std::net::Ipv4Addr::from(b).into())
-                }
-                10 => {
-                    let b: [u8; 16] = v6.bytes(raw)?.get(..16)?.try_into().ok()?;
-                    let ip = std::net::Ipv6Addr::from(b);
-                    Some(ip.to_ipv4_mapped().map_or(ip.into(), Into::into))
-                }
-                _ => None,
-            }
-        };
-        Some(crate::state::tcp::TcpChange {
-            skaddr: skaddr.u64(raw)?,
-            oldstate: oldstate.i64(raw)?,
-            newstate: newstate.i64(raw)?,
-            saddr: addr(saddr, saddr_v6)?,
-            sport: sport.u64(raw)? as u16,
-            daddr: addr(daddr, daddr_v6)?,
-            dport: dport.u64(raw)? as u16,
-        })
-    }
-
     /// Finds the record's tracepoint and decodes the fields of its role. `None` when the
     /// record is too short or of a tracepoint that was not opened.
     pub fn decode<'a>(&'a self, raw: &'a [u8]) -> Option<(&'a Tracepoint, Kind)> {

@@ -172,21 +172,33 @@ fn tracefs_error(e: TracefsError) -> AppError {
     AppError::new(kind, format!("tracefs: {e}"))
 }
 
-/// Runs a live capture through `pipeline_for` until -n, -M, a stop signal, the command's
-/// end, or a closed output.
-pub fn capture(
+/// Everything a capture needs, opened and not yet enabled: the decoder of the tracepoints,
+/// the rings, the user-memory probes and the command held at its start. The live capture
+/// and the flight recorder share it.
+pub struct Opened {
+    pub fs: Tracefs,
+    pub decoder: Decoder,
+    pub engine: Engine<RealKernel>,
+    pub probes: Option<ProbeSet>,
+    pub command: Option<command::Traced>,
+    /// What was opened, in the engine's order (for messages).
+    pub specs: Vec<TracepointSpec>,
+}
+
+/// Finds tracefs, prepares the tracepoints (`pushdown`: the filter the kernel may apply),
+/// starts the command if any, places the probes, and opens the rings (`overwrite`: the
+/// flight recorder's backward rings where the kernel has them).
+pub fn open_capture(
     opts: &LiveOptions,
-    selection: Selection,
-    sinks: Vec<&mut dyn Sink>,
-    count_types: bool,
-) -> AppResult<Summary> {
-    let mut signals = StopSignals::install();
+    pushdown: Option<&Expr>,
+    overwrite: bool,
+) -> AppResult<Opened> {
     let fs = locate_tracefs(&opts.compat)?;
     let all = load_tracepoints(&fs, &opts.compat, opts.verbose)?;
     let arch = Arch::native();
     let me = (!opts.include_self && !opts.compat.no_set_filter && opts.command.is_none())
         .then(|| nix::unistd::gettid().as_raw());
-    let plan = kernel_filter::plan(&all, opts.filter_expr.as_ref(), me, arch);
+    let plan = kernel_filter::plan(&all, pushdown, me, arch);
     let mut tracepoints = Vec::new();
     let mut filters = Vec::new();
     for ((tp, skip), filter) in all.into_iter().zip(plan.skip).zip(plan.filters) {
@@ -208,28 +220,15 @@ pub fn capture(
             format!("no usable tracepoint under {}", fs.root().display()),
         ));
     }
-    let specs: Vec<TracepointSpec> = tracepoints
+    let mut specs: Vec<TracepointSpec> = tracepoints
         .iter()
         .map(|t| TracepointSpec::new(t.format.id, t.full_name()))
         .collect();
-
-    let mut command = match &opts.command {
+    let command = match &opts.command {
         Some(argv) => Some(command::start(argv)?),
         None => None,
     };
-    // After starting the command, so the snapshot knows it.
-    let mut state = State::default();
-    let scan = proc_scan::scan_state(Path::new("/proc"), Path::new("/etc"), &mut state);
-    if opts.verbose {
-        eprintln!(
-            "tpdig: /proc snapshot: {} processes, {} threads, {} fds",
-            scan.processes, scan.threads, scan.fds
-        );
-    }
-
-    let mut probes = install_probes(&fs, opts, command.as_ref());
-    let mut specs = specs;
-    let mut filters = filters;
+    let probes = install_probes(&fs, opts, command.as_ref());
     if let Some(p) = &probes {
         for e in p.events() {
             specs.push(TracepointSpec {
@@ -241,6 +240,7 @@ pub fn capture(
     }
     let mut cfg = EngineConfig::new(opts.buffer_bytes, opts.compat);
     cfg.tasks = command.as_ref().map(|c| vec![c.pid()]).unwrap_or_default();
+    cfg.overwrite = overwrite;
     let mut engine = Engine::open(RealKernel, &specs, &cfg).map_err(perf_error)?;
     for (name, err) in engine.skipped() {
         eprintln!(
@@ -259,6 +259,42 @@ pub fn capture(
         }
     }
     let decoder = Decoder::new(tracepoints, arch);
+    Ok(Opened {
+        fs,
+        decoder,
+        engine,
+        probes,
+        command,
+        specs,
+    })
+}
+
+/// Runs a live capture through `pipeline_for` until -n, -M, a stop signal, the command's
+/// end, or a closed output.
+pub fn capture(
+    opts: &LiveOptions,
+    selection: Selection,
+    sinks: Vec<&mut dyn Sink>,
+    count_types: bool,
+) -> AppResult<Summary> {
+    let mut signals = StopSignals::install();
+    let Opened {
+        fs,
+        decoder,
+        mut engine,
+        mut probes,
+        mut command,
+        specs,
+    } = open_capture(opts, opts.filter_expr.as_ref(), false)?;
+    // After starting the command, so the snapshot knows it.
+    let mut state = State::default();
+    let scan = proc_scan::scan_state(Path::new("/proc"), Path::new("/etc"), &mut state);
+    if opts.verbose {
+        eprintln!(
+            "tpdig: /proc snapshot: {} processes, {} threads, {} fds",
+            scan.processes, scan.threads, scan.fds
+        );
+    }
     engine.enable().map_err(perf_error)?;
     if let Some(c) = command.as_mut() {
         c.go()?;

@@ -26,20 +26,17 @@ pub mod user_ring;
 pub mod window;
 
 use crate::capture::blocks::MachineInfo;
-use crate::command;
 use crate::decode::Decoder;
-use crate::error::{AppError, AppResult, ExitKind};
+use crate::error::{AppError, AppResult};
 use crate::filter::Filter;
-use crate::kernel_filter;
-use crate::live::{LiveOptions, install_probes, load_tracepoints, locate_tracefs, perf_error};
+use crate::live::{LiveOptions, Opened, open_capture, perf_error};
 use crate::output::Sink;
 use crate::output::capture_sink::{CaptureSink, Rotation};
-use crate::perf::{Clock, Engine, EngineConfig, RealKernel, Sample, TracepointSpec};
+use crate::perf::{Clock, Engine, RealKernel, Sample};
 use crate::pipeline::{Pipeline, Record, Selection};
 use crate::probes::ProbeSet;
 use crate::source::merge::{Merger, watermark};
 use crate::state::{Comm, State, proc_scan};
-use crate::syscalls::Arch;
 use signals::FlightSignals;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -339,11 +336,6 @@ fn collect_user(rings: &[(u32, UserRing)]) -> Vec<(Coverage, Vec<OwnedSample>)> 
 pub fn run(opts: &FlightOptions) -> AppResult<FlightSummary> {
     let live = &opts.live;
     let mut signals = FlightSignals::install();
-    let fs = locate_tracefs(&live.compat)?;
-    let all = load_tracepoints(&fs, &live.compat, live.verbose)?;
-    let arch = Arch::native();
-    let me = (!live.include_self && !live.compat.no_set_filter && live.command.is_none())
-        .then(|| nix::unistd::gettid().as_raw());
     // A trigger filter sees every event: only the user's filter may be pushed down, and
     // only when there is no trigger to feed.
     let pushdown = if opts.trigger.is_some() {
@@ -351,57 +343,14 @@ pub fn run(opts: &FlightOptions) -> AppResult<FlightSummary> {
     } else {
         live.filter_expr.as_ref()
     };
-    let plan = kernel_filter::plan(&all, pushdown, me, arch);
-    let mut tracepoints = Vec::new();
-    let mut filters = Vec::new();
-    for ((tp, skip), filter) in all.into_iter().zip(plan.skip).zip(plan.filters) {
-        if !skip {
-            tracepoints.push(tp);
-            filters.push(filter);
-        }
-    }
-    if tracepoints.is_empty() {
-        return Err(AppError::new(
-            ExitKind::NoTracepoints,
-            format!("no usable tracepoint under {}", fs.root().display()),
-        ));
-    }
-    let mut specs: Vec<TracepointSpec> = tracepoints
-        .iter()
-        .map(|t| TracepointSpec::new(t.format.id, t.full_name()))
-        .collect();
-    let mut cmd = match &live.command {
-        Some(argv) => Some(command::start(argv)?),
-        None => None,
-    };
-    let mut probes = install_probes(&fs, live, cmd.as_ref());
-    if let Some(p) = &probes {
-        for e in p.events() {
-            specs.push(TracepointSpec {
-                system_wide: true,
-                ..TracepointSpec::new(e.id, format!("{}:{}", e.system, e.name))
-            });
-            filters.push(me.map(|t| format!("common_pid != {t}")));
-        }
-    }
-    let mut cfg = EngineConfig::new(live.buffer_bytes, live.compat);
-    cfg.tasks = cmd.as_ref().map(|c| vec![c.pid()]).unwrap_or_default();
-    cfg.overwrite = opts.trigger.is_none();
-    let mut engine = Engine::open(RealKernel, &specs, &cfg).map_err(perf_error)?;
-    for (name, err) in engine.skipped() {
-        eprintln!(
-            "tpdig: warning: tracepoint {name} could not be opened: {err} (continuing without it)"
-        );
-    }
-    for (i, f) in filters.iter().enumerate() {
-        let Some(f) = f else { continue };
-        if let Err(e) = engine.set_filter(i, f) {
-            eprintln!(
-                "tpdig: warning: kernel filter '{f}' on {} rejected: {e}",
-                specs[i].name
-            );
-        }
-    }
+    let Opened {
+        decoder,
+        mut engine,
+        mut probes,
+        command: mut cmd,
+        specs,
+        ..
+    } = open_capture(live, pushdown, opts.trigger.is_none())?;
     let mode = if engine.overwrite() {
         Mode::KernelOverwrite
     } else {
@@ -411,7 +360,7 @@ pub fn run(opts: &FlightOptions) -> AppResult<FlightSummary> {
     let ring_bytes = (engine.features().data_pages * engine.features().page_size) as u64;
     let mut dumper = Dumper {
         opts,
-        decoder: Decoder::new(tracepoints, arch),
+        decoder,
         probes: None,
         clock,
         count: 0,
@@ -613,7 +562,7 @@ pub fn run(opts: &FlightOptions) -> AppResult<FlightSummary> {
         exit_status = exit_status.or_else(|| c.exited());
     }
     let lost = engine.lost_per_cpu();
-    drop(engine);
+    engine.close();
     if let Some(p) = dumper.probes.as_mut()
         && let Err(e) = p.remove()
     {
