@@ -321,8 +321,9 @@ pub fn capture(
     let mut pipeline = Pipeline::new(state, sinks, selection);
     pipeline.count_types = count_types;
     pipeline.resolver = probes.as_ref().map(|p| p.resolver());
-    if command.is_some() {
+    if let Some(c) = &command {
         pipeline.traced_only = Some(Default::default());
+        pipeline.hide_until_exec = Some(c.pid() as u32);
     }
     pipeline.begin(&decoder);
     let clock = *engine.clock();

@@ -69,6 +69,9 @@ pub struct Pipeline<'s> {
     /// Tracing tasks: the threads whose events reached the rings (probe hits of any other
     /// thread are not ours). None: the whole system is traced.
     pub traced_only: Option<std::collections::HashSet<u32>>,
+    /// Tracing a command: its process starts as tpdig's own starter, whose few calls before
+    /// the command's exec are not the command's; they are not shown.
+    pub hide_until_exec: Option<u32>,
     /// Live: the probe tier's resolver, fed with probe records (which are not events).
     pub resolver: Option<crate::probes::Resolver>,
     /// Events decoded (evt.num counts them all, shown or not, as sysdig's does).
@@ -97,6 +100,7 @@ impl<'s> Pipeline<'s> {
             begun: false,
             resolver: None,
             traced_only: None,
+            hide_until_exec: None,
             posts: Vec::new(),
             last_exit: HashMap::new(),
             decoded: 0,
@@ -296,6 +300,17 @@ impl<'s> Pipeline<'s> {
             kind,
         };
         apply::state_before_output(&ev, &mut self.state);
+        // The command's own life starts at its execve: show from there on.
+        if self.hide_until_exec == Some(r.tid) {
+            if let Kind::SyscallEnter { nr, .. } = kind {
+                if matches!(
+                    syscalls::name(decoder.arch, nr),
+                    Some("execve" | "execveat")
+                ) {
+                    self.hide_until_exec = None;
+                }
+            }
+        }
         if let Some(change) = crate::decode::tcp_change(&tp.role, r.raw) {
             let call = self
                 .in_flight
@@ -399,6 +414,7 @@ impl<'s> Pipeline<'s> {
             return;
         }
         apply::state_after_output(&ev, &mut self.state);
+
         if matches!(tp.role, Role::Exit { .. }) {
             self.in_flight.forget(r.tid);
             if let Some(seen) = self.traced_only.as_mut() {
@@ -414,6 +430,9 @@ impl<'s> Pipeline<'s> {
     }
 
     fn selected(&self, view: &EventView<'_>) -> bool {
+        if self.hide_until_exec == Some(view.ev.tid) {
+            return false;
+        }
         if !self.selection.suppress.is_empty() {
             if let Some(t) = self.state.threads.get(view.ev.tid) {
                 if self.selection.suppress.contains(&t.comm) {

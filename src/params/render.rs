@@ -173,7 +173,14 @@ fn render_int(
             };
             v.raw = fd.to_string();
             v.num = Some(fd);
-            v.resolved = fd_resolved(fd, ctx);
+            // A negative fd is an error only as a result; as an argument (mmap's -1, a
+            // closed fd passed in) it is just the number the caller gave.
+            let is_result = matches!(p.src, Source::Ret);
+            v.resolved = if fd < 0 && fd != -100 && !is_result {
+                String::new()
+            } else {
+                fd_resolved(fd, ctx)
+            };
         }
         T::Errno => {
             v.raw = n.to_string();
