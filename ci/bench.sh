@@ -45,7 +45,7 @@ done
 if ((QUICK)); then
     RUNS=${RUNS:-1}
     DD_N=20000 FILES_DIR=/usr/include/linux TCP_MB=8 FORKS=50
-    SLOW_DIV=10 CAP_N=20000 MEM_SECS=3 FIRST_RUNS=1
+    SLOW_DIV=10 CAP_N=20000 MEM_SECS=2 FIRST_RUNS=1
     OUT=${OUT:-/tmp/tpdig-bench-quick.md}
 else
     RUNS=${RUNS:-3}
@@ -165,15 +165,22 @@ TRACERS=(
 )
 ((HAVE_FLIGHT)) && TRACERS+=("tfr|tpdig --flight-recorder|1")
 
-# run_under KEY WORKLOAD: one timed run; sets R[t.KEY.W.i] and R[d.KEY.W.i]
+# run_under KEY RUN WORKLOAD...: one tracer session over the workloads, one after the other,
+# each timed on its own; sets R[t.KEY.W.RUN] and R[d.KEY.W.RUN] (the session's drops).
 run_under() {
-    local key=$1 w=$2 i=$3 div=1 cmd drops="-"
+    local key=$1 i=$2 div=1 script="$WORK/session.sh" drops="-" w
+    shift 2
     [[ $key == bares || $key == ptr || $key == str ]] && div=$SLOW_DIV
-    cmd=$(wl_cmd "$w" "$div")
-    local tf="$WORK/t.ns"
-    rm -f "$tf"
+    {
+        echo "#!/bin/bash"
+        for w in "$@"; do
+            rm -f "$WORK/t.$w.ns"
+            echo "\"$WORK/timed.sh\" \"$WORK/t.$w.ns\" $(wl_cmd "$w" "$div")"
+        done
+    } >"$script"
+    chmod +x "$script"
     case $key in
-    bare | bares) eval "\"$WORK/timed.sh\" \"$tf\" $cmd" ;;
+    bare | bares) "$script" ;;
     tq | tw | twz | tch | tnp | tfr)
         local args=()
         case $key in
@@ -185,37 +192,49 @@ run_under() {
         tfr) args=(--flight-recorder "$WORK/flight.tpd") ;;
         esac
         if start_tpdig "$WORK/tp.err" /dev/null "${args[@]}"; then
-            eval "\"$WORK/timed.sh\" \"$tf\" $cmd"
+            "$script"
             stop_tpdig
             drops=$(tpdig_drops "$WORK/tp.err")
         fi
         rm -f "$WORK/live.tpd" ;;
     prec)
         rm -f "$WORK/rec.data"
-        eval "perf record -q -B -a \"\${PERF_EVENTS[@]}\" -m $(perf_pages 8) -o \"$WORK/rec.data\" -- \
-            \"$WORK/timed.sh\" \"$tf\" $cmd" >/dev/null 2>"$WORK/perf.err" ||
+        perf record -q -B -a "${PERF_EVENTS[@]}" -m "$(perf_pages 8)" -o "$WORK/rec.data" -- \
+            "$script" >/dev/null 2>"$WORK/perf.err" ||
             bench_log "perf record failed: $(tail -n2 "$WORK/perf.err")"
         drops=$(perf_lost "$WORK/rec.data") ;;
     ptr)
-        eval "perf trace -o \"$WORK/trace.out\" -- \"$WORK/timed.sh\" \"$tf\" $cmd" >/dev/null 2>&1
+        perf trace -o "$WORK/trace.out" -- "$script" >/dev/null 2>&1
         drops=$(grep -oE 'LOST [0-9]+ events' "$WORK/trace.out" | awk '{ s += $2 } END { print s + 0 }') ;;
     str)
-        eval "strace -f -qq -o /dev/null -- \"$WORK/timed.sh\" \"$tf\" $cmd" >/dev/null 2>&1
+        strace -f -qq -o /dev/null -- "$script" >/dev/null 2>&1
         drops="0 (synchronous)" ;;
     esac
-    R[t.$key.$w.$i]=$(div "$(cat "$tf" 2>/dev/null || echo ?)" 1000000000 %.4f)
-    R[d.$key.$w.$i]=$drops
+    for w in "$@"; do
+        R[t.$key.$w.$i]=$(div "$(cat "$WORK/t.$w.ns" 2>/dev/null || echo ?)" 1000000000 %.4f)
+        R[d.$key.$w.$i]=$drops
+    done
 }
 
 section "1. workload slowdown ($RUNS runs x ${#WORKLOADS[@]} workloads x ${#TRACERS[@]} tracers)"
+# Full mode: one tracer session per workload, so drops belong to one workload. Quick mode:
+# one session over all four (tracer start-up is most of a quick run).
 for i in $(seq "$RUNS"); do
-    for w in "${WORKLOADS[@]}"; do
+    if ((QUICK)); then
         for tr in "${TRACERS[@]}"; do
             key=${tr%%|*}
-            bench_log "  run $i/$RUNS $w under $key"
-            run_under "$key" "$w" "$i"
+            bench_log "  run $i/$RUNS all workloads under $key"
+            run_under "$key" "$i" "${WORKLOADS[@]}"
         done
-    done
+    else
+        for w in "${WORKLOADS[@]}"; do
+            for tr in "${TRACERS[@]}"; do
+                key=${tr%%|*}
+                bench_log "  run $i/$RUNS $w under $key"
+                run_under "$key" "$i" "$w"
+            done
+        done
+    fi
 done
 # medians
 for w in "${WORKLOADS[@]}"; do
@@ -308,8 +327,17 @@ R[b.small]=$(stat -c %s "$WORK/small.tpd")
 
 # Filter evaluation: the ignored benchmark test.
 section "  filter evaluation (cargo test --release --test filter_roundtrip bench_two_clause_filter)"
-R[filter]=$(timeout 900 cargo test --release -q --test filter_roundtrip bench_two_clause_filter \
-    -- --ignored --nocapture 2>/dev/null | sed -n 's/^\([0-9.]*\) M evaluations\/s.*/\1/p' | tail -n1)
+# Quick mode runs the newest built test binary if there is one (a rebuild takes minutes
+# on a busy machine); the full mode builds it from the current source.
+filter_bin=
+((QUICK)) && filter_bin=$(ls -t "$BENCH_ROOT"/target/x86_64-unknown-linux-gnu/release/deps/filter_roundtrip-* 2>/dev/null |
+    grep -v '\.d$' | head -n1)
+if [[ -n $filter_bin && -x $filter_bin ]]; then
+    filter_cmd=("$filter_bin" bench_two_clause_filter --ignored --nocapture)
+else
+    filter_cmd=(cargo test --release -q --test filter_roundtrip bench_two_clause_filter -- --ignored --nocapture)
+fi
+R[filter]=$(timeout 900 "${filter_cmd[@]}" 2>/dev/null | sed -n 's/^\([0-9.]*\) M evaluations\/s.*/\1/p' | tail -n1)
 R[filter]=${R[filter]:-?}
 
 # ------------------------------------------------------------------ 4. memory, start-up
@@ -461,6 +489,7 @@ mode="full"
     echo "(\`${PERF_EVENTS[*]//-e /}\`) with 8 MiB per CPU; tpdig also places its"
     echo "uprobes (the names tier) unless \`--compat no-uprobes,no-eprobes\`. Drops: records the kernel"
     echo "discarded (tpdig -v summary, \`perf report --stats\` LOST_SAMPLES, \`perf trace\` LOST lines)."
+    ((QUICK)) && echo "Quick mode: one tracer session runs all four workloads, so each drop count is the session's."
     echo
     for w in "${WORKLOADS[@]}"; do
         echo "### $w: ${WL_DESC[$w]}"

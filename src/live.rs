@@ -183,6 +183,8 @@ pub struct Opened {
     pub command: Option<command::Traced>,
     /// What was opened, in the engine's order (for messages).
     pub specs: Vec<TracepointSpec>,
+    /// The threads the events are bound to (empty: the whole system).
+    pub traced_tasks: Vec<i32>,
 }
 
 /// Finds tracefs, prepares the tracepoints (`pushdown`: the filter the kernel may apply),
@@ -239,7 +241,16 @@ pub fn open_capture(
         }
     }
     let mut cfg = EngineConfig::new(opts.buffer_bytes, opts.compat);
-    cfg.tasks = command.as_ref().map(|c| vec![c.pid()]).unwrap_or_default();
+    cfg.tasks = match &command {
+        Some(c) => vec![c.pid()],
+        None => pushdown.and_then(tasks_of_pids).unwrap_or_default(),
+    };
+    if opts.verbose && command.is_none() && !cfg.tasks.is_empty() {
+        eprintln!(
+            "tpdig: proc.pid pushed down: events bound to {} threads (and their children)",
+            cfg.tasks.len()
+        );
+    }
     cfg.overwrite = overwrite;
     let mut engine = Engine::open(RealKernel, &specs, &cfg).map_err(perf_error)?;
     for (name, err) in engine.skipped() {
@@ -259,6 +270,7 @@ pub fn open_capture(
         }
     }
     let decoder = Decoder::new(tracepoints, arch);
+    let traced_tasks = cfg.tasks;
     Ok(Opened {
         fs,
         decoder,
@@ -266,7 +278,26 @@ pub fn open_capture(
         probes,
         command,
         specs,
+        traced_tasks,
     })
+}
+
+/// Threads to bind the events to when the filter limits `proc.pid` to a few processes
+/// that exist now: every thread of each (their future threads and children follow through
+/// `inherit`). The kernel then writes only those processes' records — the pid pushdown
+/// ftrace filters cannot express, since `common_pid` is the thread id.
+fn tasks_of_pids(filter: &Expr) -> Option<Vec<i32>> {
+    const MAX_TASKS: usize = 256;
+    let pids = crate::filter::pushdown::restricted_values(filter, "proc.pid")?;
+    let mut tids = Vec::new();
+    for p in pids {
+        let pid: u32 = p.parse().ok()?;
+        let dir = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+        for t in dir.flatten() {
+            tids.push(t.file_name().to_str()?.parse().ok()?);
+        }
+    }
+    (!tids.is_empty() && tids.len() <= MAX_TASKS).then_some(tids)
 }
 
 /// Runs a live capture through `pipeline_for` until -n, -M, a stop signal, the command's
@@ -285,6 +316,7 @@ pub fn capture(
         mut probes,
         mut command,
         specs,
+        traced_tasks,
     } = open_capture(opts, opts.filter_expr.as_ref(), false)?;
     // After starting the command, so the snapshot knows it.
     let mut state = State::default();
@@ -321,8 +353,10 @@ pub fn capture(
     let mut pipeline = Pipeline::new(state, sinks, selection);
     pipeline.count_types = count_types;
     pipeline.resolver = probes.as_ref().map(|p| p.resolver());
+    if !traced_tasks.is_empty() {
+        pipeline.traced_only = Some(traced_tasks.iter().map(|&t| t as u32).collect());
+    }
     if let Some(c) = &command {
-        pipeline.traced_only = Some(Default::default());
         pipeline.hide_until_exec = Some(c.pid() as u32);
     }
     pipeline.begin(&decoder);
