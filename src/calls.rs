@@ -5,7 +5,7 @@
 //! effects need them (the fd `close` closed), and `evt.latency` needs the entry time. Exact
 //! user-memory values copied by probes during the call are attached here as well.
 
-use std::collections::HashMap;
+use crate::fasthash::IntMap;
 
 /// Where an exact user-memory value came from (reported by `-v`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -43,7 +43,7 @@ impl Call {
 /// exit record was dropped) must not keep its entry forever.
 #[derive(Debug, Default)]
 pub struct InFlight {
-    calls: HashMap<u32, Call>,
+    calls: IntMap<u32, Call>,
 }
 
 /// More in-flight calls than this means records were lost; start over.

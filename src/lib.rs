@@ -14,6 +14,7 @@ pub mod command;
 pub mod compat;
 pub mod decode;
 pub mod error;
+pub mod fasthash;
 pub mod fields;
 pub mod filter;
 pub mod flight;

@@ -749,7 +749,11 @@ fn the_readme_example_works() {
             Some(num.parse::<f64>().ok()? * mult)
         })
         .sum();
-    assert!((total - 10.0 * 1048576.0).abs() < 0.02 * 1048576.0, "10 MiB in all: {total}\n{}", r.out);
+    assert!(
+        (total - 10.0 * 1048576.0).abs() < 0.02 * 1048576.0,
+        "10 MiB in all: {total}\n{}",
+        r.out
+    );
 }
 
 /// Throughput of stock chisels against plain reading, over a 2M-event capture (1M

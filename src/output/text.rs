@@ -7,6 +7,7 @@
 use super::Sink;
 use super::time::{LocalClock, TimeMode, write_seconds};
 use crate::fields::EventView;
+use crate::output::fields::write_info;
 use std::io::{self, Write};
 
 pub struct TextSink<W: Write> {
@@ -14,6 +15,7 @@ pub struct TextSink<W: Write> {
     clock: LocalClock,
     time_mode: TimeMode,
     line: Vec<u8>,
+    info: String,
     unbuffered: bool,
 }
 
@@ -24,6 +26,7 @@ impl<W: Write> TextSink<W> {
             clock: LocalClock::default(),
             time_mode,
             line: Vec::with_capacity(256),
+            info: String::with_capacity(256),
             unbuffered,
         }
     }
@@ -54,7 +57,10 @@ impl<W: Write> TextSink<W> {
             _ => l.extend_from_slice(b"<NA>"),
         }
         write!(l, " ({}) {} {} ", ev.tid, ev.dir(), view.type_name()).ok();
-        l.extend_from_slice(view.info().as_bytes());
+        // Rendered into this sink's own buffer: no allocation per event.
+        self.info.clear();
+        write_info(view, &mut self.info);
+        l.extend_from_slice(self.info.as_bytes());
         l.push(b'\n');
         &self.line
     }

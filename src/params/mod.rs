@@ -205,11 +205,49 @@ pub fn all() -> &'static [EventParams] {
 }
 
 /// The parameters of kernel syscall `syscall`, if sysdig has an event for it.
+///
+/// Called several times per event with names from the static syscall table, so those are
+/// found by their address first (a multiply-shift hash of a pointer) before falling back
+/// to the binary search over names.
 pub fn lookup(syscall: &str) -> Option<&'static EventParams> {
-    let t = all();
-    t.binary_search_by(|e| e.syscall.cmp(syscall))
-        .ok()
-        .map(|i| &t[i])
+    use std::collections::HashMap;
+    use std::hash::{BuildHasherDefault, Hasher};
+    use std::sync::OnceLock;
+
+    #[derive(Default)]
+    struct PtrHasher(u64);
+    impl Hasher for PtrHasher {
+        fn finish(&self) -> u64 {
+            self.0
+        }
+        fn write(&mut self, bytes: &[u8]) {
+            for b in bytes {
+                self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+            }
+        }
+        fn write_usize(&mut self, n: usize) {
+            self.0 = (self.0 ^ n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    type ByAddr =
+        HashMap<(usize, usize), Option<&'static EventParams>, BuildHasherDefault<PtrHasher>>;
+    static BY_ADDR: OnceLock<ByAddr> = OnceLock::new();
+
+    fn search(syscall: &str) -> Option<&'static EventParams> {
+        let t = all();
+        t.binary_search_by(|e| e.syscall.cmp(syscall))
+            .ok()
+            .map(|i| &t[i])
+    }
+    let table = BY_ADDR.get_or_init(|| {
+        crate::syscalls::all(crate::syscalls::Arch::native())
+            .map(|(_, n)| ((n.as_ptr() as usize, n.len()), search(n)))
+            .collect()
+    });
+    match table.get(&(syscall.as_ptr() as usize, syscall.len())) {
+        Some(found) => *found,
+        None => search(syscall),
+    }
 }
 
 /// sysdig's event name for kernel syscall `syscall` (`pread64` → `pread`); the

@@ -50,6 +50,8 @@ struct Cursor {
     arch: Arch,
     decoder: Option<Decoder>,
     next: Option<Owned>,
+    /// The raw buffer of the last event handed on, for reuse.
+    spare: Vec<u8>,
     done: bool,
     drops: u64,
 }
@@ -70,6 +72,7 @@ impl Cursor {
             arch: Arch::native(),
             decoder: None,
             next: None,
+            spare: Vec::new(),
             done: false,
             drops: 0,
         })
@@ -85,13 +88,17 @@ impl Cursor {
             };
             match item {
                 Ok(Item::Event(e)) => {
+                    // The buffer of the event handed on last is reused: no allocation per event.
+                    let mut raw = std::mem::take(&mut self.spare);
+                    raw.clear();
+                    raw.extend_from_slice(e.raw);
                     self.next = Some(Owned {
                         ts: e.ts,
                         cpu: e.cpu,
                         pid: e.pid,
                         tid: e.tid,
-                        raw: e.raw.to_vec(),
-                    })
+                        raw,
+                    });
                 }
                 Ok(Item::Format(f)) => {
                     self.formats.retain(|g| g.id != f.id);
@@ -275,6 +282,7 @@ pub fn replay(
                 raw: &ev.raw,
             },
         );
+        c.spare = ev.raw;
         report.events += 1;
         c.advance(pipeline, &mut report, opts.skip_bad);
         since_flush += 1;

@@ -10,7 +10,7 @@
 //! The classification of a `/proc/PID/fd/N` link target is I/O-free (`classify_link`), so
 //! the snapshot code and the tests share it.
 
-use std::collections::HashMap;
+use crate::fasthash::IntMap;
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -269,7 +269,7 @@ impl FdInfo {
 /// One `files_struct`: fd number → what it refers to.
 #[derive(Debug, Clone)]
 pub struct FdTable {
-    entries: HashMap<i32, FdInfo>,
+    entries: IntMap<i32, FdInfo>,
     /// Processes using this table.
     refs: u32,
     limit: usize,
@@ -280,7 +280,7 @@ pub struct FdTable {
 impl FdTable {
     pub fn with_limit(limit: usize) -> FdTable {
         FdTable {
-            entries: HashMap::new(),
+            entries: IntMap::default(),
             refs: 0,
             limit: limit.max(1),
             next_seq: 0,
@@ -372,7 +372,7 @@ pub type TableKey = u32;
 /// All fd tables, shared by reference count.
 #[derive(Debug)]
 pub struct FdTables {
-    tables: HashMap<TableKey, FdTable>,
+    tables: IntMap<TableKey, FdTable>,
     next_key: TableKey,
     per_table_limit: usize,
 }
@@ -386,7 +386,7 @@ impl Default for FdTables {
 impl FdTables {
     pub fn with_limit(per_table_limit: usize) -> FdTables {
         FdTables {
-            tables: HashMap::new(),
+            tables: IntMap::default(),
             next_key: 1,
             per_table_limit,
         }

@@ -6,7 +6,7 @@
 //! short-lived processes whose exits we missed cannot grow memory without limit.
 
 use super::fds::{FdTables, TableKey};
-use std::collections::HashMap;
+use crate::fasthash::IntMap;
 
 /// Default bound on remembered processes (same as threads).
 pub const MAX_PROCESSES: usize = super::threads::MAX_THREADS;
@@ -68,7 +68,7 @@ impl Process {
 
 #[derive(Debug)]
 pub struct ProcessTable {
-    procs: HashMap<u32, Process>,
+    procs: IntMap<u32, Process>,
     limit: usize,
     next_seq: u64,
     evicted: u64,
@@ -83,7 +83,7 @@ impl Default for ProcessTable {
 impl ProcessTable {
     pub fn with_limit(limit: usize) -> ProcessTable {
         ProcessTable {
-            procs: HashMap::new(),
+            procs: IntMap::default(),
             limit: limit.max(1),
             next_seq: 0,
             evicted: 0,

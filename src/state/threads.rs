@@ -8,7 +8,7 @@
 //! that exited are already gone, and the oldest-inserted survivors are evicted, so a fork
 //! storm cannot grow memory without limit.
 
-use std::collections::HashMap;
+use crate::fasthash::IntMap;
 
 /// Default bound on remembered threads (sysdig's default thread-table size).
 pub const MAX_THREADS: usize = 131_072;
@@ -100,12 +100,12 @@ impl Thread {
 
 #[derive(Debug)]
 pub struct ThreadTable {
-    threads: HashMap<u32, Thread>,
+    threads: IntMap<u32, Thread>,
     limit: usize,
     next_seq: u64,
     evicted: u64,
     /// pid → number of known threads with that pid (pid 0 not counted).
-    per_pid: HashMap<u32, u32>,
+    per_pid: IntMap<u32, u32>,
 }
 
 impl Default for ThreadTable {
@@ -117,11 +117,11 @@ impl Default for ThreadTable {
 impl ThreadTable {
     pub fn with_limit(limit: usize) -> ThreadTable {
         ThreadTable {
-            threads: HashMap::new(),
+            threads: IntMap::default(),
             limit: limit.max(1),
             next_seq: 0,
             evicted: 0,
-            per_pid: HashMap::new(),
+            per_pid: IntMap::default(),
         }
     }
 
