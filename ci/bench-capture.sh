@@ -9,23 +9,23 @@
 # Each timing is the median of RUNS runs. Prints ratios; targets from the trace-file issue:
 # read >= 5x perf script, -z bytes/event <= 1/4 of perf.data, -w drops no more than -q.
 #
+# ci/bench.sh measures all of this (and more) with medians and writes BENCHMARKS.md; this
+# script is the quick, capture-only subset.
+#
 # Usage: ci/bench-capture.sh        (root; TPDIG=path RUNS=n COUNT=n to override)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-TPDIG=${TPDIG:-target/x86_64-unknown-linux-gnu/release/tpdig}
+# shellcheck source=ci/bench-lib.sh
+source "$(dirname "$0")/bench-lib.sh"
+cd "$BENCH_ROOT"
 RUNS=${RUNS:-3}
 COUNT=${COUNT:-200000}
-[ -x "$TPDIG" ] || cargo build --release -q
-if ! command -v perf >/dev/null; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq linux-perf >/dev/null
-fi
+bench_setup linux-perf
 WORK=$(mktemp -d /tmp/bench-capture.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 dd_cmd=(dd if=/dev/zero of=/dev/null bs=1 count="$COUNT")
 pages=$(( 8 * 1024 * 1024 / $(getconf PAGESIZE) ))
 
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-secs() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
+# median, secs, tpdig_read_events: ci/bench-lib.sh
 
 echo "capturing: ${dd_cmd[*]}" >&2
 perf record -q -e raw_syscalls:sys_enter -e raw_syscalls:sys_exit -e sched:sched_switch \
@@ -34,8 +34,8 @@ perf record -q -e raw_syscalls:sys_enter -e raw_syscalls:sys_exit -e sched:sched
 "$TPDIG" -z -w "$WORK/capz.tpd" -- "${dd_cmd[@]}" 2>/dev/null
 
 perf_events=$(perf script -i "$WORK/perf.data" 2>/dev/null | wc -l)
-tp_events=$("$TPDIG" -r "$WORK/cap.tpd" -q -v 2>&1 | sed -n 's/^tpdig: \([0-9]*\) events read.*/\1/p')
-tpz_events=$("$TPDIG" -r "$WORK/capz.tpd" -q -v 2>&1 | sed -n 's/^tpdig: \([0-9]*\) events read.*/\1/p')
+tp_events=$(tpdig_read_events "$WORK/cap.tpd")
+tpz_events=$(tpdig_read_events "$WORK/capz.tpd")
 perf_bytes=$(stat -c %s "$WORK/perf.data")
 tp_bytes=$(stat -c %s "$WORK/cap.tpd")
 tpz_bytes=$(stat -c %s "$WORK/capz.tpd")

@@ -2,13 +2,17 @@
 # Consumer-side throughput: how fast tpdig turns ring records into output, next to
 # `perf script` formatting the same kind of records. Not a test.
 #
+# Superseded for offline reading by ci/bench.sh (section 2: `tpdig -r` text, JSON, filter,
+# chisels vs `perf script` over the same command's capture); this script remains the live
+# view: the rate tpdig keeps up with while the storm runs.
+#
 #   ci/bench-consumer.sh [N]        (root; N one-byte writes per storm, default 1000000)
 #
 # What it measures:
 #   perf   `perf record -a -e raw_syscalls:sys_enter -e raw_syscalls:sys_exit` during a
 #          `dd bs=1 count=N` storm, then the time of `perf script > /dev/null` over that
 #          file: perf's offline decode+format rate (events/s = samples / seconds).
-#   tpdig  tpdig has no -r yet, so it is measured live, during the same kind of storm, and
+#   tpdig  measured live, during the same kind of storm, and
 #          the rate is its own -v summary ("N events in S s (R events/s)"), which includes
 #          idle time before and after the storm; its drop count says when it fell behind:
 #            -q -v               read + decode + state only (no formatting)

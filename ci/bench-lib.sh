@@ -119,6 +119,8 @@ perf_pages() { # 8 MiB per CPU (default) in pages
 }
 
 # Start tpdig in the background and wait for its "capturing" line; TPDIG_PID is set.
+# READY_PATTERN overrides the line waited for, READY_SLEEP adds seconds after it (for modes
+# that print no "capturing" line, such as --flight-recorder).
 # $1: stderr file, $2: stdout file, rest: tpdig arguments.
 TPDIG_PID=
 READY_TIMEOUT=${READY_TIMEOUT:-60}
@@ -132,7 +134,7 @@ start_tpdig() {
     "$TPDIG" -v "$@" >"$out" 2>"$err" &
     TPDIG_PID=$!
     set +m
-    until grep -q capturing "$err"; do
+    until grep -q -- "${READY_PATTERN:-capturing}" "$err"; do
         if ! kill -0 "$TPDIG_PID" 2>/dev/null; then
             bench_log "tpdig $* exited early: $(tail -n3 "$err")"
             TPDIG_PID=
@@ -145,6 +147,7 @@ start_tpdig() {
         fi
         sleep 0.05
     done
+    [[ -z ${READY_SLEEP:-} ]] || sleep "$READY_SLEEP"
 }
 
 # SIGINT, then up to STOP_TIMEOUT seconds for the -v summary, then SIGKILL.

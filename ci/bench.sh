@@ -45,12 +45,12 @@ done
 if ((QUICK)); then
     RUNS=${RUNS:-1}
     DD_N=20000 FILES_DIR=/usr/include/linux TCP_MB=8 FORKS=50
-    SLOW_DIV=10 CAP_N=20000 MEM_SECS=2 FIRST_RUNS=1
+    SLOW_DIV=10 CAP_N=20000 MEM_SECS=2 FIRST_RUNS=1 SLOW_TIMEOUT=15
     OUT=${OUT:-/tmp/tpdig-bench-quick.md}
 else
     RUNS=${RUNS:-3}
     DD_N=500000 FILES_DIR=/usr/include TCP_MB=256 FORKS=2000
-    SLOW_DIV=20 CAP_N=500000 MEM_SECS=60 FIRST_RUNS=5
+    SLOW_DIV=20 CAP_N=500000 MEM_SECS=60 FIRST_RUNS=5 SLOW_TIMEOUT=300
     OUT=${OUT:-$BENCH_ROOT/BENCHMARKS.md}
 fi
 
@@ -189,9 +189,11 @@ run_under() {
         twz) args=(-z -w "$WORK/live.tpd") ;;
         tch) args=(-c topscalls) ;;
         tnp) args=(-q --compat no-uprobes,no-eprobes) ;;
-        tfr) args=(--flight-recorder "$WORK/flight.tpd") ;;
+        tfr) args=(--flight-recorder -w "$WORK/flight.tpd" --no-final-dump) ;;
         esac
-        if start_tpdig "$WORK/tp.err" /dev/null "${args[@]}"; then
+        local ready=capturing nap=
+        [[ $key == tfr ]] && ready="probes: uprobes" nap=1
+        if READY_PATTERN=$ready READY_SLEEP=$nap start_tpdig "$WORK/tp.err" /dev/null "${args[@]}"; then
             "$script"
             stop_tpdig
             drops=$(tpdig_drops "$WORK/tp.err")
@@ -204,13 +206,15 @@ run_under() {
             bench_log "perf record failed: $(tail -n2 "$WORK/perf.err")"
         drops=$(perf_lost "$WORK/rec.data") ;;
     ptr)
-        perf trace -o "$WORK/trace.out" -- "$script" >/dev/null 2>&1
-        drops=$(grep -oE 'LOST [0-9]+ events' "$WORK/trace.out" | awk '{ s += $2 } END { print s + 0 }') ;;
+        timeout -s INT "$SLOW_TIMEOUT" perf trace -o "$WORK/trace.out" -- "$script" >/dev/null 2>&1
+        drops=$(grep -oE 'LOST [0-9]+ events' "$WORK/trace.out" | awk '{ s += $2 } END { print s + 0 }')
+        rm -f "$WORK/trace.out" ;;
     str)
-        strace -f -qq -o /dev/null -- "$script" >/dev/null 2>&1
+        timeout -s INT "$SLOW_TIMEOUT" strace -f -qq -o /dev/null -- "$script" >/dev/null 2>&1
         drops="0 (synchronous)" ;;
     esac
     for w in "$@"; do
+        # A workload cut off by SLOW_TIMEOUT has no time file: "?" (shown as a gap).
         R[t.$key.$w.$i]=$(div "$(cat "$WORK/t.$w.ns" 2>/dev/null || echo ?)" 1000000000 %.4f)
         R[d.$key.$w.$i]=$drops
     done
@@ -364,7 +368,9 @@ mem_tpdig() { # key, tpdig args
     local key=$1
     shift
     start_load
-    if start_tpdig "$WORK/mem.err" /dev/null "$@"; then
+    local ready=capturing nap=
+    [[ $key == mfr ]] && ready="probes: uprobes" nap=1
+    if READY_PATTERN=$ready READY_SLEEP=$nap start_tpdig "$WORK/mem.err" /dev/null "$@"; then
         sleep "$MEM_SECS"
         R[rss.$key]=$(proc_hwm_kib "$TPDIG_PID")
         R[cpu.$key]=$(proc_cpu_secs "$TPDIG_PID")
@@ -377,7 +383,7 @@ mem_tpdig() { # key, tpdig args
 }
 mem_tpdig mq -q
 mem_tpdig mw -w "$WORK/mem.tpd"
-((HAVE_FLIGHT)) && mem_tpdig mfr --flight-recorder "$WORK/mem.tpd"
+((HAVE_FLIGHT)) && mem_tpdig mfr --flight-recorder -w "$WORK/mem.tpd" --no-final-dump
 # perf record -a of the same tracepoints, as a peer (GNU time's maximum RSS). Pipe mode
 # (-o -) into a byte counter: a minute of system-wide records would be gigabytes of disk.
 start_load
@@ -475,6 +481,7 @@ mode="full"
     echo "| names tier: \`-r -q\` events/s of a capture with / without the probe tier | $(fmt_n "${R[rate.rq]}")/s | $(fmt_n "${R[rate.rnp]}")/s | $(div "${R[rate.rq]}" "${R[rate.rnp]}" %.2f) | reported (no threshold) |"
     echo "| state engine on / off | - | - | - | not measurable: tpdig has no switch to turn state off; every figure here includes it |"
     if ((HAVE_FLIGHT)); then
+        echo "| flight recorder: dd slowdown under \`--flight-recorder -w F --no-final-dump\` (vs \`-q\`) | ${R[s.tfr.dd]}x | ${R[s.tq.dd]}x | $(div "${R[s.tfr.dd]}" "${R[s.tq.dd]}" %.2f) | reported (its readiness is guessed: it prints no \`capturing\` line, so the run starts 1 s after its probes line) |"
         echo "| flight recorder: tpdig CPU seconds over ${MEM_SECS} s under load (vs \`-q\`) | ${R[cpu.mfr]:-?} s | ${R[cpu.mq]:-?} s | $(div "${R[cpu.mfr]:-?}" "${R[cpu.mq]:-?}" %.2f) | reported |"
     else
         echo "| flight recorder: tpdig CPU time while recording | not built | - | - | not built (\`--flight-recorder\` is not in \`tpdig --help\`) |"
@@ -487,7 +494,8 @@ mode="full"
     echo "and \`strace -f\` follow the workload's process tree and run a 1/$SLOW_DIV size of it, compared"
     echo "with the bare time of that size. \`perf record -a\` records the tracepoints tpdig opens"
     echo "(\`${PERF_EVENTS[*]//-e /}\`) with 8 MiB per CPU; tpdig also places its"
-    echo "uprobes (the names tier) unless \`--compat no-uprobes,no-eprobes\`. Drops: records the kernel"
+    echo "uprobes (the names tier) unless \`--compat no-uprobes,no-eprobes\`."
+    echo "A ? is a run cut off after ${SLOW_TIMEOUT} s. Drops: records the kernel"
     echo "discarded (tpdig -v summary, \`perf report --stats\` LOST_SAMPLES, \`perf trace\` LOST lines)."
     ((QUICK)) && echo "Quick mode: one tracer session runs all four workloads, so each drop count is the session's."
     echo

@@ -207,9 +207,17 @@ pub fn parse_lines(text: &str) -> Vec<Line> {
             let time = it.next().unwrap().to_string();
             let cpu = it.next().unwrap().parse().unwrap();
             let rest = it.next().unwrap();
-            // The comm may contain spaces: the tid in parentheses is the last " (N) " group.
+            // The comm may contain spaces: the tid is the first " (N) " followed by a direction.
             let open = rest
-                .rfind(" (")
+                .match_indices(" (")
+                .map(|(i, _)| i)
+                .find(|&i| {
+                    let after = &rest[i + 2..];
+                    let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+                    digits > 0
+                        && (after[digits..].starts_with(") >")
+                            || after[digits..].starts_with(") <"))
+                })
                 .unwrap_or_else(|| panic!("no tid in {l:?}"));
             let close = open + rest[open..].find(") ").unwrap();
             let comm = rest[..open].to_string();
