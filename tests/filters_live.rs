@@ -599,6 +599,34 @@ fn tid_filter_is_pushed_into_the_kernel() {
     );
 }
 
+#[test]
+fn pid_filter_is_pushed_into_the_kernel() {
+    if skip_unless_root("pushdown test") {
+        return;
+    }
+    let _g = serial();
+    let mut busy = Workload::start("busy", "");
+    busy.go();
+    let idle = Workload::start("idle", "");
+    let pid = idle.child.id();
+    let filter = format!("proc.pid={pid}");
+    let filtered = run(&["-q", "-v", "-M", "1", filter.as_str()], &[]);
+    let unfiltered = run(&["-q", "-v", "-M", "1"], &[]);
+    let _ = busy.child.kill();
+    let _ = busy.child.wait();
+    let mut idle = idle;
+    idle.go();
+    idle.wait();
+
+    let (fe, ue) = (text(&filtered.stderr), text(&unfiltered.stderr));
+    assert!(filtered.status.success(), "{fe}");
+    assert!(fe.contains("proc.pid pushed down: events bound to"), "the pid is handed to the kernel:\n{fe}");
+    let (f, u) = (events_read(&fe), events_read(&ue));
+    println!("events read in 1 s under load: filtered (proc.pid) {f}, unfiltered {u}");
+    assert!(u >= 10_000, "the load should give many events: {u}\n{ue}");
+    assert!(f * 100 < u, "proc.pid filter read {f} events vs {u} unfiltered\n{fe}");
+}
+
 // ---------------------------------------------------------------------------------------
 // Output options
 
