@@ -285,7 +285,22 @@ impl<'s> Pipeline<'s> {
             self.per_cpu.resize(cpu + 1, 0);
         }
         self.per_cpu[cpu] += 1;
-        self.decoded += 1;
+        // The command's own life starts at its execve: what tpdig's starter did before is
+        // not shown, stored or counted (its effects on the state still apply).
+        if self.hide_until_exec == Some(r.tid) {
+            if let Kind::SyscallEnter { nr, .. } = kind {
+                if matches!(
+                    syscalls::name(decoder.arch, nr),
+                    Some("execve" | "execveat")
+                ) {
+                    self.hide_until_exec = None;
+                }
+            }
+        }
+        let hidden = self.hide_until_exec == Some(r.tid);
+        if !hidden {
+            self.decoded += 1;
+        }
         if self.clock.first_ts == 0 {
             self.clock.first_ts = r.ts;
         }
@@ -300,17 +315,6 @@ impl<'s> Pipeline<'s> {
             kind,
         };
         apply::state_before_output(&ev, &mut self.state);
-        // The command's own life starts at its execve: show from there on.
-        if self.hide_until_exec == Some(r.tid) {
-            if let Kind::SyscallEnter { nr, .. } = kind {
-                if matches!(
-                    syscalls::name(decoder.arch, nr),
-                    Some("execve" | "execveat")
-                ) {
-                    self.hide_until_exec = None;
-                }
-            }
-        }
         if let Some(change) = crate::decode::tcp_change(&tp.role, r.raw) {
             let call = self
                 .in_flight
@@ -388,7 +392,7 @@ impl<'s> Pipeline<'s> {
         for sink in self.sinks.iter_mut() {
             let res = if shown {
                 sink.event(&view)
-            } else if feeds_state {
+            } else if feeds_state && !hidden {
                 sink.state_event(&view)
             } else {
                 Ok(())

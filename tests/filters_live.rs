@@ -620,11 +620,17 @@ fn pid_filter_is_pushed_into_the_kernel() {
 
     let (fe, ue) = (text(&filtered.stderr), text(&unfiltered.stderr));
     assert!(filtered.status.success(), "{fe}");
-    assert!(fe.contains("proc.pid pushed down: events bound to"), "the pid is handed to the kernel:\n{fe}");
+    assert!(
+        fe.contains("proc.pid pushed down: events bound to"),
+        "the pid is handed to the kernel:\n{fe}"
+    );
     let (f, u) = (events_read(&fe), events_read(&ue));
     println!("events read in 1 s under load: filtered (proc.pid) {f}, unfiltered {u}");
     assert!(u >= 10_000, "the load should give many events: {u}\n{ue}");
-    assert!(f * 100 < u, "proc.pid filter read {f} events vs {u} unfiltered\n{fe}");
+    assert!(
+        f * 100 < u,
+        "proc.pid filter read {f} events vs {u} unfiltered\n{fe}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
