@@ -55,17 +55,8 @@ pub fn pad(s: &str, width: usize) -> String {
 
 /// Columns of the terminal on stdout, else `$COLUMNS`, else 80.
 pub fn term_width() -> usize {
-    let mut ws = libc::winsize {
-        ws_row: 0,
-        ws_col: 0,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCGWINSZ writes one `winsize` into the struct we pass; fd 1 may be anything,
-    // and on failure the struct is left as initialised.
-    let ok = unsafe { libc::ioctl(1, libc::TIOCGWINSZ, &mut ws as *mut libc::winsize) } == 0;
-    if ok && ws.ws_col > 0 {
-        return ws.ws_col as usize;
+    if let Some(cols) = crate::perf::sys::stdout_columns() {
+        return cols;
     }
     std::env::var("COLUMNS")
         .ok()

@@ -69,15 +69,7 @@ pub struct ChiselSink {
 }
 
 fn sigint_pending() -> bool {
-    let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
-    // SAFETY: sigpending fills the set we own; sigismember reads it only after success.
-    unsafe {
-        if libc::sigpending(set.as_mut_ptr()) != 0 {
-            return false;
-        }
-        let set = set.assume_init();
-        libc::sigismember(&set, libc::SIGINT) == 1 || libc::sigismember(&set, libc::SIGTERM) == 1
-    }
+    crate::perf::sys::stop_signal_pending()
 }
 
 fn strip_position(msg: &str) -> &str {

@@ -49,14 +49,9 @@ fn push_2(out: &mut Vec<u8>, v: u32) {
     out.push(b'0' + (v % 10) as u8);
 }
 
-/// Seconds east of UTC in force at `epoch_sec`, from the C library's time-zone rules.
+/// Seconds east of UTC in force at `epoch_sec`.
 pub fn utc_offset(epoch_sec: i64) -> i64 {
-    let t: libc::time_t = epoch_sec as libc::time_t;
-    // SAFETY: localtime_r writes only into the `tm` we own; both pointers are valid for the
-    // call. An all-zero `tm` is a valid value of that plain C struct.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    let ok = unsafe { !libc::localtime_r(&t, &mut tm).is_null() };
-    if ok { tm.tm_gmtoff } else { 0 }
+    crate::perf::sys::local_utc_offset(epoch_sec)
 }
 
 /// Proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm).

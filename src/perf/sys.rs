@@ -591,3 +591,52 @@ mod tests {
         assert!(clock_ns(libc::CLOCK_MONOTONIC) > 0);
     }
 }
+
+// ---- Other C library calls without a safe wrapper in std or nix ------------------------
+// Kept here so the program's unsafe code stays in one file.
+
+/// Seconds east of UTC in force at `epoch_sec`, from the C library's time-zone rules
+/// (TZ, /etc/localtime; no NSS involved).
+pub fn local_utc_offset(epoch_sec: i64) -> i64 {
+    let t: libc::time_t = epoch_sec as libc::time_t;
+    // SAFETY: localtime_r writes only into the `tm` we own; both pointers are valid for the
+    // call. An all-zero `tm` is a valid value of that plain C struct.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let ok = unsafe { !libc::localtime_r(&t, &mut tm).is_null() };
+    if ok { tm.tm_gmtoff } else { 0 }
+}
+
+/// Clock ticks per second (the unit of /proc/PID/stat times).
+pub fn clock_ticks() -> Option<u64> {
+    // SAFETY: sysconf has no preconditions and only reads configuration.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (hz > 0).then_some(hz as u64)
+}
+
+/// Whether SIGINT or SIGTERM is pending (blocked and not yet taken) for this thread.
+pub fn stop_signal_pending() -> bool {
+    let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigpending fills the set we own; sigismember reads it only after success.
+    unsafe {
+        if libc::sigpending(set.as_mut_ptr()) != 0 {
+            return false;
+        }
+        let set = set.assume_init();
+        libc::sigismember(&set, libc::SIGINT) == 1 || libc::sigismember(&set, libc::SIGTERM) == 1
+    }
+}
+
+/// Columns of the terminal on stdout, if stdout is a terminal.
+pub fn stdout_columns() -> Option<usize> {
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one `winsize` into the struct we pass; fd 1 may be anything,
+    // and on failure the struct is left as initialised.
+    let ok = unsafe { libc::ioctl(1, libc::TIOCGWINSZ, &mut ws as *mut libc::winsize) } == 0;
+    (ok && ws.ws_col > 0).then_some(ws.ws_col as usize)
+}

@@ -213,9 +213,7 @@ pub fn scan_state(proc_root: &Path, etc_root: &Path, state: &mut State) -> ScanR
 }
 
 fn clock_ticks() -> Option<u64> {
-    // SAFETY: sysconf has no preconditions and only reads configuration.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    (hz > 0).then_some(hz as u64)
+    crate::perf::sys::clock_ticks()
 }
 
 #[cfg(test)]
