@@ -6,7 +6,7 @@
 //! same code decodes records of any kernel era, live or from a capture made elsewhere.
 
 use crate::syscalls::Arch;
-use crate::tracefs::{EventFormat, Field, SymbolTable};
+use crate::tracefs::{EventFormat, Field, FieldKind, SymbolTable};
 use std::collections::HashMap;
 use std::fmt;
 
@@ -317,8 +317,21 @@ impl Decoder {
         let kind = match &tp.role {
             Role::SysEnter { id, args } => {
                 let mut a = [0u64; 6];
-                for (i, slot) in a.iter_mut().enumerate() {
-                    *slot = args.array_u64(raw, i).unwrap_or(0);
+                match args.bytes(raw) {
+                    // The common case, 64-bit longs: one slice, six loads.
+                    Some(b)
+                        if b.len() == 48
+                            && matches!(args.kind, FieldKind::Array { elem_size: 8, .. }) =>
+                    {
+                        for (slot, w) in a.iter_mut().zip(b.chunks_exact(8)) {
+                            *slot = u64::from_le_bytes(w.try_into().expect("8-byte chunk"));
+                        }
+                    }
+                    _ => {
+                        for (i, slot) in a.iter_mut().enumerate() {
+                            *slot = args.array_u64(raw, i).unwrap_or(0);
+                        }
+                    }
                 }
                 Kind::SyscallEnter {
                     nr: id.i64(raw)?,
