@@ -222,16 +222,7 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
         }
         return Ok(summary.command_status.map_or(0, crate::command::exit_code));
     }
-    let opts = LiveOptions {
-        buffer_bytes: cli.buffer_size,
-        compat: compat_switches(cli)?,
-        include_self: cli.debug,
-        verbose: cli.verbose,
-        max_duration,
-        filter_expr,
-        command: (!cli.command.is_empty()).then(|| cli.command.clone()),
-        probe_lookups: cli.probe_lookups,
-    };
+    let opts = live_opts(cli.buffer_size, filter_expr)?;
     let summary = live::capture(&opts, selection, sinks, cli.summary)?;
     let code = chisel_outcome(chisel, 0)?;
     if cli.verbose {
