@@ -130,7 +130,7 @@ impl Tracer {
     }
 
     /// Sends SIGINT, collects stdout and the rest of stderr, and checks a clean exit.
-    pub fn stop(mut self) -> (String, String) {
+    pub fn stop(self) -> (String, String) {
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(self.child.id() as i32),
             nix::sys::signal::Signal::SIGINT,
