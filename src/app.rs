@@ -156,7 +156,7 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
             cli.unbuffered,
         )))
     } else if let Some(f) = format {
-        Some(Box::new(FormatSink::new(out, f, cli.unbuffered)))
+        Some(Box::new(FormatSink::new(out, f, time_mode, cli.unbuffered)))
     } else {
         Some(Box::new(TextSink::new(out, time_mode, cli.unbuffered)))
     };

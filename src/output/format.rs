@@ -3,6 +3,7 @@
 //!
 //! Parsing is I/O-free and happens once; rendering walks the parsed pieces.
 
+use super::time::OutputTime;
 use crate::fields::{self, EventView};
 use crate::filter::{FieldRef, FieldValues};
 
@@ -112,12 +113,22 @@ impl Format {
     }
 
     /// Renders the line into `out`; false when a field is missing and the format lacks `*`.
-    pub fn render(&self, view: &EventView<'_>, out: &mut String) -> bool {
+    /// `evt.outputtime` is written by `time` (as `-t` chose), like the default line does.
+    pub fn render(&self, view: &EventView<'_>, time: &mut OutputTime, out: &mut String) -> bool {
         for p in &self.pieces {
             match p {
                 Piece::Text(t) => out.push_str(t),
                 Piece::Field { field, width } => {
                     let start = out.len();
+                    if field.name == "evt.outputtime" {
+                        let mut b = Vec::with_capacity(24);
+                        time.write(view, &mut b);
+                        out.push_str(&String::from_utf8_lossy(&b));
+                        for _ in out[start..].chars().count()..*width {
+                            out.push(' ');
+                        }
+                        continue;
+                    }
                     match view.value(field) {
                         Some(v) => fields::write_value(&v, out),
                         None if self.show_all => out.push_str("<NA>"),

@@ -2,19 +2,22 @@
 
 use super::Sink;
 use super::format::Format;
+use super::time::{OutputTime, TimeMode};
 use crate::fields::EventView;
 use std::io::{self, Write};
 
 pub struct FormatSink<W: Write> {
     out: W,
     format: Format,
+    time: OutputTime,
     line: String,
     unbuffered: bool,
 }
 
 impl<W: Write> FormatSink<W> {
-    pub fn new(out: W, format: Format, unbuffered: bool) -> FormatSink<W> {
+    pub fn new(out: W, format: Format, time_mode: TimeMode, unbuffered: bool) -> FormatSink<W> {
         FormatSink {
+            time: OutputTime::new(time_mode),
             out,
             format,
             line: String::with_capacity(256),
@@ -26,7 +29,7 @@ impl<W: Write> FormatSink<W> {
 impl<W: Write> Sink for FormatSink<W> {
     fn event(&mut self, view: &EventView<'_>) -> io::Result<()> {
         self.line.clear();
-        if !self.format.render(view, &mut self.line) {
+        if !self.format.render(view, &mut self.time, &mut self.line) {
             return Ok(());
         }
         self.line.push('\n');

@@ -5,15 +5,14 @@
 //! this is the line most users see, and the one that must keep up with a syscall storm.
 
 use super::Sink;
-use super::time::{LocalClock, TimeMode, write_seconds};
+use super::time::{OutputTime, TimeMode};
 use crate::fields::EventView;
 use crate::output::fields::write_info;
 use std::io::{self, Write};
 
 pub struct TextSink<W: Write> {
     out: W,
-    clock: LocalClock,
-    time_mode: TimeMode,
+    time: OutputTime,
     line: Vec<u8>,
     info: String,
     unbuffered: bool,
@@ -23,8 +22,7 @@ impl<W: Write> TextSink<W> {
     pub fn new(out: W, time_mode: TimeMode, unbuffered: bool) -> TextSink<W> {
         TextSink {
             out,
-            clock: LocalClock::default(),
-            time_mode,
+            time: OutputTime::new(time_mode),
             line: Vec::with_capacity(256),
             info: String::with_capacity(256),
             unbuffered,
@@ -37,20 +35,7 @@ impl<W: Write> TextSink<W> {
         self.line.clear();
         let l = &mut self.line;
         write!(l, "{} ", ev.num).ok();
-        match self.time_mode {
-            TimeMode::Human => self.clock.write_time_of_day(ev.ts, l),
-            TimeMode::Absolute => write_seconds(ev.ts, l),
-            TimeMode::Relative => write_seconds(ev.ts.saturating_sub(view.clock.first_ts), l),
-            TimeMode::SincePrevious => {
-                let prev = if view.clock.prev_ts == 0 {
-                    ev.ts
-                } else {
-                    view.clock.prev_ts
-                };
-                write_seconds(ev.ts.saturating_sub(prev), l)
-            }
-            TimeMode::EnterExit => write_seconds(view.latency().unwrap_or(0), l),
-        }
+        self.time.write(view, l);
         write!(l, " {} ", ev.cpu).ok();
         match view.state.threads.get(ev.tid) {
             Some(t) if !t.comm.is_empty() => l.extend_from_slice(t.comm.as_bytes()),

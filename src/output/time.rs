@@ -163,6 +163,40 @@ impl TimeMode {
     }
 }
 
+/// `evt.outputtime` in text, as `-t` chose: shared by the default line and `-p`.
+#[derive(Default)]
+pub struct OutputTime {
+    clock: LocalClock,
+    mode: TimeMode,
+}
+
+impl OutputTime {
+    pub fn new(mode: TimeMode) -> OutputTime {
+        OutputTime {
+            clock: LocalClock::default(),
+            mode,
+        }
+    }
+
+    pub fn write(&mut self, view: &crate::fields::EventView<'_>, out: &mut Vec<u8>) {
+        let ts = view.ev.ts;
+        match self.mode {
+            TimeMode::Human => self.clock.write_time_of_day(ts, out),
+            TimeMode::Absolute => write_seconds(ts, out),
+            TimeMode::Relative => write_seconds(ts.saturating_sub(view.clock.first_ts), out),
+            TimeMode::SincePrevious => {
+                let prev = if view.clock.prev_ts == 0 {
+                    ts
+                } else {
+                    view.clock.prev_ts
+                };
+                write_seconds(ts.saturating_sub(prev), out)
+            }
+            TimeMode::EnterExit => write_seconds(view.latency().unwrap_or(0), out),
+        }
+    }
+}
+
 /// Appends `secs.nnnnnnnnn` for a duration or an absolute time in ns.
 pub fn write_seconds(ns: u64, out: &mut Vec<u8>) {
     use std::io::Write;
