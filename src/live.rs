@@ -167,6 +167,11 @@ pub fn locate_tracefs(compat: &Compat) -> AppResult<Tracefs> {
 fn tracefs_error(e: TracefsError) -> AppError {
     let kind = match e {
         TracefsError::PermissionDenied { .. } => ExitKind::Permission,
+        // Not allowed to mount it: a privilege problem, like not being allowed to read it.
+        TracefsError::MountFailed {
+            errno: nix::errno::Errno::EPERM | nix::errno::Errno::EACCES,
+            ..
+        } => ExitKind::Permission,
         _ => ExitKind::Tracefs,
     };
     AppError::new(kind, format!("tracefs: {e}"))
