@@ -37,7 +37,7 @@ use super::record::{Record, Sample, parse};
 use super::ring::Ring;
 use super::sys::{Kernel, OpenJob};
 use crate::compat::Compat;
-use perf_event_open_sys::bindings::PERF_FLAG_FD_CLOEXEC;
+use perf_event_open_sys::bindings::{PERF_FLAG_FD_CLOEXEC, perf_event_attr};
 use std::ffi::CString;
 use std::fmt;
 use std::io;
@@ -328,6 +328,28 @@ fn open_one<K: Kernel>(
     Err(first_err.unwrap_or_else(|| io::Error::from_raw_os_error(libc::EINVAL)))
 }
 
+/// The attr of one tracepoint event with the given (candidate or settled) choices; events
+/// bound to a task follow its children (`inherit`).
+fn tracepoint_attr(
+    id: u32,
+    size: u32,
+    pid: i32,
+    watermark: u32,
+    clockid: bool,
+    backward: bool,
+) -> perf_event_attr {
+    attr::tracepoint(
+        id as u64,
+        &AttrOptions {
+            size,
+            use_clockid: clockid,
+            wakeup_watermark: watermark,
+            inherit: pid >= 0,
+            write_backward: backward,
+        },
+    )
+}
+
 /// One open, retried once with the kernel's size after E2BIG while the size is unsettled.
 #[allow(clippy::too_many_arguments)]
 fn open_sized<K: Kernel>(
@@ -348,14 +370,7 @@ fn open_sized<K: Kernel>(
     };
     let mut retried = false;
     loop {
-        let opts = AttrOptions {
-            size: n.size,
-            use_clockid: clockid,
-            wakeup_watermark: watermark,
-            inherit: pid >= 0,
-            write_backward: backward,
-        };
-        let mut a = attr::tracepoint(id as u64, &opts);
+        let mut a = tracepoint_attr(id, n.size, pid, watermark, clockid, backward);
         match k.perf_event_open(&mut a, pid, cpu, -1, flags) {
             Ok(fd) => return Ok(fd),
             Err(e) if e.raw_os_error() == Some(libc::E2BIG) && !n.size_settled && !retried => {
@@ -504,15 +519,10 @@ impl<K: Kernel> Engine<K> {
                 for &task in &tasks {
                     for &cpu in &cpus {
                         let pid = if tp.system_wide { -1 } else { task };
-                        let opts = AttrOptions {
-                            size: n.size,
-                            use_clockid: n.clockid,
-                            wakeup_watermark: watermark,
-                            inherit: pid >= 0,
-                            write_backward: n.backward,
-                        };
                         jobs.push(OpenJob {
-                            attr: attr::tracepoint(tp.id as u64, &opts),
+                            attr: tracepoint_attr(
+                                tp.id, n.size, pid, watermark, n.clockid, n.backward,
+                            ),
                             pid,
                             cpu: cpu as i32,
                             flags: n.open_flags(),
