@@ -137,10 +137,12 @@ fn a_loopback_tcp_connection_shows_its_tuple_everywhere() {
     let text = String::from_utf8_lossy(&out.stdout);
     let lines = parse_event_lines(&text);
     // The port the kernel chose, as connect's entry names its destination (from the probe).
+    // Python may talk to nscd first (no HOME in CI makes it look up the user), so pick the
+    // loopback connect rather than the first one.
     let enter = lines
         .iter()
-        .find(|l| l.kind == "connect" && l.dir == ">")
-        .expect("connect entry");
+        .find(|l| l.kind == "connect" && l.dir == ">" && l.info.contains("addr=127.0.0.1:"))
+        .expect("loopback connect entry");
     let port: u16 = enter
         .info
         .split("addr=127.0.0.1:")
@@ -153,7 +155,12 @@ fn a_loopback_tcp_connection_shows_its_tuple_everywhere() {
         .unwrap();
     let connect = lines
         .iter()
-        .find(|l| l.kind == "connect" && l.dir == "<")
+        .find(|l| {
+            l.kind == "connect"
+                && l.dir == "<"
+                && l.tid == enter.tid
+                && l.info.contains("tuple=127.0.0.1:")
+        })
         .expect("connect exit");
     let tuple = connect
         .info
@@ -219,9 +226,10 @@ fn a_unix_socket_renders_as_u() {
         "{}",
         send.info
     );
+    // Not the first connect: python may ask nscd before running the script.
     let connect = lines
         .iter()
-        .find(|l| l.kind == "connect" && l.dir == ">")
+        .find(|l| l.kind == "connect" && l.dir == ">" && !l.info.contains("/nscd/"))
         .expect("connect");
     assert!(
         connect.info.contains(&path),
