@@ -357,6 +357,7 @@ pub fn capture(
     let mut merger = Merger::new();
     let mut pipeline = Pipeline::new(state, sinks, selection);
     pipeline.count_types = count_types;
+    pipeline.state_off = opts.compat.no_state;
     pipeline.resolver = probes.as_ref().map(|p| p.resolver());
     if !traced_tasks.is_empty() {
         pipeline.traced_only = Some(traced_tasks.iter().map(|&t| t as u32).collect());
@@ -507,11 +508,8 @@ pub fn install_probes(
     }
     // A command starts through tpdig's own (static) binary, whose execve is then probed too,
     // so even the command's first exec shows its path and arguments.
-    let objects = command
-        .and_then(|c| c.program())
-        .into_iter()
-        .chain(command.and_then(|_| std::env::current_exe().ok()))
-        .collect();
+    let objects = command.and_then(|c| c.program()).into_iter().collect();
+    let launcher = command.and_then(|_| std::env::current_exe().ok());
     let popts = ProbeOptions {
         tiers: Tiers {
             eprobe: !c.no_eprobes,
@@ -520,6 +518,7 @@ pub fn install_probes(
         lookups: opts.probe_lookups || command.is_some(),
         pids: None,
         objects,
+        launcher,
     };
     match ProbeSet::install(fs, &popts) {
         Ok(p) => {

@@ -279,9 +279,12 @@ fn paths_match_strace_exactly_or_are_absent() {
         "wrong paths: {:?}",
         &examples[..examples.len().min(10)]
     );
-    // The target is 95%. What stands between: the dynamic loader's own opens and
-    // stats (ld.so.cache, each library, ld.so.preload) — ld.so exports no symbols to probe —
-    // and execs made from inside static binaries' posix_spawn. This asserts what is reached.
-    assert!(present * 100 >= total * 90, "present {present} of {total}");
+    // The dynamic loader's own opens and stats (ld.so.cache, each library, ld.so.preload)
+    // and the calls static binaries make (posix_spawn's exec) come from the probes on
+    // their `syscall` instructions; without those this was ~92%.
+    assert!(
+        present * 100 >= total * 95,
+        "present {present} of {total} (under 95%)"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

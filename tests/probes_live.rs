@@ -95,6 +95,7 @@ fn capture(t: &Tracefs, work: impl FnOnce()) -> (ProbeSet, Captured) {
         lookups: false,
         pids: None,
         objects: vec![exe],
+        launcher: None,
     };
     let set = ProbeSet::install(t, &opts).expect("install probes");
     for l in set.summary() {

@@ -274,6 +274,25 @@ pub fn selected(lookups: bool) -> impl Iterator<Item = &'static ProbeFn> {
         .filter(move |f| f.set == Set::Names || lookups)
 }
 
+/// What a probe placed on a `syscall` instruction making `sc` fetches: every
+/// (syscall argument index, field name, kind) some selected function's entry maps to that
+/// call, first entry's name kept. Empty for calls with no such argument.
+pub fn syscall_values(sc: &str, lookups: bool) -> Vec<(usize, &'static str, ValueKind)> {
+    let mut out: Vec<(usize, &'static str, ValueKind)> = Vec::new();
+    for f in selected(lookups) {
+        let Some(t) = f.targets.iter().find(|t| t.syscall == sc) else {
+            continue;
+        };
+        for (carg, &arg) in f.args.iter().zip(t.args) {
+            if !out.iter().any(|v| v.0 == arg) {
+                out.push((arg, carg.name, carg.kind));
+            }
+        }
+    }
+    out.sort_by_key(|v| v.0);
+    out
+}
+
 /// The catalog entry of a function name.
 pub fn by_name(func: &str) -> Option<&'static ProbeFn> {
     FUNCTIONS.iter().find(|f| f.func == func)
@@ -412,6 +431,22 @@ mod tests {
         assert_eq!(by_name("stat").unwrap().set, Set::Lookups);
         assert!(selected(false).all(|f| f.set == Set::Names));
         assert!(selected(true).count() > selected(false).count());
+    }
+
+    #[test]
+    fn syscall_sites_fetch_the_catalog_arguments() {
+        assert_eq!(
+            syscall_values("openat", false),
+            vec![(1, "path", ValueKind::Path)]
+        );
+        assert_eq!(
+            syscall_values("execve", false),
+            vec![(0, "path", ValueKind::Path), (1, "argv", ValueKind::Argv)]
+        );
+        assert_eq!(syscall_values("renameat2", false).len(), 2);
+        assert!(syscall_values("newfstatat", false).is_empty());
+        assert_eq!(syscall_values("newfstatat", true).len(), 1);
+        assert!(syscall_values("read", true).is_empty());
     }
 
     #[test]

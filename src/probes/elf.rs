@@ -14,14 +14,10 @@
 //! `posix_spawn@GLIBC_2.2.5` and `posix_spawn@@GLIBC_2.15`). `.gnu.version` marks the
 //! non-default ones hidden; [`Elf::functions`] prefers the default definition.
 //!
-//! Post-syscall sites: a uprobe placed right after a wrapper's `syscall` instruction sees
-//! what the kernel wrote to user memory (pipe's `int[2]`) while the pointer is still in its
-//! register. [`Elf::function_bytes`] gives a function's code and [`x86_64_syscall_sites`]
-//! finds `syscall` instructions in it. Probing the middle of an instruction would corrupt
-//! the traced program, so a site is accepted only when the system call number is loaded
-//! into `%eax` just before it (`mov $nr,%eax`, with at most a few register-to-register
-//! moves in between — the shape every C library's wrappers have); a stray `0f 05` inside
-//! another instruction almost never also follows a `b8` and one of the expected numbers.
+//! Code: [`Elf::function_bytes`] gives a symbol's code and [`Elf::code_at`] any loaded
+//! range; [`Elf::function_ranges`] the functions the unwind tables describe (for the
+//! stripped loader; see [`eh_frame`](super::eh_frame)). Finding instructions in them is
+//! [`x86`](super::x86)'s job.
 
 use std::fmt;
 
@@ -100,6 +96,8 @@ const SHT_SYMTAB: u32 = 2;
 const SHT_DYNSYM: u32 = 11;
 const SHT_GNU_VERSYM: u32 = 0x6fff_ffff;
 const PT_LOAD: u32 = 1;
+const PT_INTERP: u32 = 3;
+const PT_GNU_EH_FRAME: u32 = 0x6474_e550;
 const SYM_SIZE: u64 = 24;
 
 /// A section header (only what the reader needs).
@@ -121,6 +119,11 @@ pub struct Elf<'a> {
     pub elf_type: ElfType,
     pub machine: u16,
     pub segments: Vec<Segment>,
+    /// `PT_GNU_EH_FRAME`: where `.eh_frame_hdr` is (the unwind tables' index).
+    pub eh_frame_hdr: Option<Segment>,
+    /// A `PT_INTERP` header names a dynamic loader (absent in static executables and in
+    /// shared objects).
+    pub interp: bool,
     sections: Vec<Section>,
 }
 
@@ -182,13 +185,17 @@ impl<'a> Elf<'a> {
         let shnum = r.u16(60, "e_shnum")? as u64;
 
         let mut segments = Vec::new();
+        let mut eh_frame_hdr = None;
+        let mut interp = false;
         if phnum > 0 {
             if phentsize < 56 {
                 return err(54, format!("e_phentsize {phentsize} is below 56"));
             }
             for i in 0..phnum {
                 let at = table_entry(phoff, i, phentsize, "program header")?;
-                if r.u32(at, "program header")? != PT_LOAD {
+                let kind = r.u32(at, "program header")?;
+                interp |= kind == PT_INTERP;
+                if kind != PT_LOAD && kind != PT_GNU_EH_FRAME {
                     continue;
                 }
                 let seg = Segment {
@@ -203,7 +210,11 @@ impl<'a> Elf<'a> {
                 {
                     return err(at, "PT_LOAD segment wraps around");
                 }
-                segments.push(seg);
+                if kind == PT_GNU_EH_FRAME {
+                    eh_frame_hdr = Some(seg);
+                } else {
+                    segments.push(seg);
+                }
             }
         }
 
@@ -229,6 +240,8 @@ impl<'a> Elf<'a> {
             elf_type,
             machine,
             segments,
+            eh_frame_hdr,
+            interp,
             sections,
         })
     }
@@ -355,18 +368,40 @@ impl<'a> Elf<'a> {
     /// The code of a function (`st_size` bytes from its address), when all of it lies in
     /// the file-backed part of one `PT_LOAD` segment. `None` otherwise (and for size 0).
     pub fn function_bytes(&self, f: &FunctionSite) -> Option<&'a [u8]> {
-        if f.size == 0 {
+        self.code_at(f.vaddr, f.size)
+    }
+
+    /// The `len` bytes loaded at `vaddr`, when all of them lie in the file-backed part of
+    /// one `PT_LOAD` segment. `None` otherwise (and for `len` 0).
+    pub fn code_at(&self, vaddr: u64, len: u64) -> Option<&'a [u8]> {
+        if len == 0 {
             return None;
         }
         let seg = self.segments.iter().find(|s| {
-            f.vaddr >= s.vaddr
-                && (f.vaddr - s.vaddr)
-                    .checked_add(f.size)
+            vaddr >= s.vaddr
+                && (vaddr - s.vaddr)
+                    .checked_add(len)
                     .is_some_and(|end| end <= s.filesz)
         })?;
-        let start = usize::try_from(f.vaddr - seg.vaddr + seg.offset).ok()?;
-        let len = usize::try_from(f.size).ok()?;
+        let start = usize::try_from(vaddr - seg.vaddr + seg.offset).ok()?;
+        let len = usize::try_from(len).ok()?;
         self.bytes.get(start..start.checked_add(len)?)
+    }
+
+    /// The functions `.eh_frame` describes (see [`eh_frame`](super::eh_frame)).
+    pub fn function_ranges(&self) -> Result<Vec<super::eh_frame::FunctionRange>, ElfError> {
+        super::eh_frame::function_ranges(self)
+    }
+
+    /// The bytes loaded from `vaddr` to the end of its segment's file-backed part.
+    pub fn bytes_from(&self, vaddr: u64) -> Option<&'a [u8]> {
+        let seg = self
+            .segments
+            .iter()
+            .find(|s| vaddr >= s.vaddr && vaddr - s.vaddr < s.filesz)?;
+        let start = usize::try_from(vaddr - seg.vaddr + seg.offset).ok()?;
+        let end = usize::try_from(seg.offset.checked_add(seg.filesz)?).ok()?;
+        self.bytes.get(start..end)
     }
 }
 
@@ -380,76 +415,6 @@ pub struct FunctionSite {
     pub size: u64,
 }
 
-/// A `syscall` instruction inside a function's code.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SyscallSite {
-    /// Offset of the `0f 05` bytes from the start of the code given.
-    pub at: usize,
-    /// The system call number loaded into `%eax` before it.
-    pub nr: u32,
-}
-
-impl SyscallSite {
-    /// Offset of the instruction the thread returns to (a post-syscall probe goes there).
-    pub fn after(&self) -> usize {
-        self.at + 2
-    }
-}
-
-/// x86-64 `syscall` instructions (`0f 05`) in `code` whose number is set by a
-/// `mov $nr,%eax` (`b8 imm32`) or `mov $nr,%rax` (`48 c7 c0 imm32`) that precedes it,
-/// possibly with up to four register-to-register `mov`/`xor` instructions (none writing
-/// `%eax`) in between. Other `0f 05` byte pairs are not reported (see the module header).
-pub fn x86_64_syscall_sites(code: &[u8]) -> Vec<SyscallSite> {
-    let mut out = Vec::new();
-    for at in 0..code.len().saturating_sub(1) {
-        if code[at] == 0x0f
-            && code[at + 1] == 0x05
-            && let Some(nr) = syscall_number_before(&code[..at])
-        {
-            out.push(SyscallSite { at, nr });
-        }
-    }
-    out
-}
-
-/// The number a `mov` to `%eax`/`%rax` ending `code` (after register moves) loads.
-fn syscall_number_before(code: &[u8]) -> Option<u32> {
-    let imm = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-    let mut end = code.len();
-    for _ in 0..5 {
-        let c = &code[..end];
-        let n = c.len();
-        if n >= 5 && c[n - 5] == 0xb8 {
-            return Some(imm(&c[n - 4..]));
-        }
-        if n >= 7 && c[n - 7..n - 4] == [0x48, 0xc7, 0xc0] {
-            return Some(imm(&c[n - 4..]));
-        }
-        // A register-to-register mov/xor (modrm mod = 11), optionally REX-prefixed.
-        let reg_op = |rex: u8, op: u8, modrm: u8| -> bool {
-            if modrm < 0xc0 {
-                return false;
-            }
-            // The destination: r/m for 89 and 31, reg for 8b and 33.
-            let (dest, ext) = match op {
-                0x89 | 0x31 => (modrm & 7, rex & 1),
-                0x8b | 0x33 => ((modrm >> 3) & 7, (rex >> 2) & 1),
-                _ => return false,
-            };
-            !(dest == 0 && ext == 0)
-        };
-        if n >= 3 && (0x40..=0x4f).contains(&c[n - 3]) && reg_op(c[n - 3], c[n - 2], c[n - 1]) {
-            end -= 3;
-        } else if n >= 2 && reg_op(0x40, c[n - 2], c[n - 1]) {
-            end -= 2;
-        } else {
-            return None;
-        }
-    }
-    None
-}
-
 fn table_entry(base: u64, i: u64, size: u64, what: &str) -> Result<u64, ElfError> {
     match i.checked_mul(size).and_then(|o| base.checked_add(o)) {
         // Leave room for the largest field read inside an entry.
@@ -460,6 +425,7 @@ fn table_entry(base: u64, i: u64, size: u64, what: &str) -> Result<u64, ElfError
 
 #[cfg(test)]
 mod tests {
+    use super::super::x86::{SyscallSite, syscall_sites};
     use super::*;
 
     const LIBC: &str = "/lib/x86_64-linux-gnu/libc.so.6";
@@ -682,36 +648,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn syscall_sites_need_the_number_loaded_just_before() {
-        // glibc 2.36 pipe: xor %esi,%esi; mov $0x125,%eax; syscall; cmp …
-        let pipe = [0x31, 0xf6, 0xb8, 0x25, 0x01, 0, 0, 0x0f, 0x05, 0x48, 0x3d];
-        assert_eq!(
-            x86_64_syscall_sites(&pipe),
-            vec![SyscallSite { at: 7, nr: 293 }]
-        );
-        assert_eq!(x86_64_syscall_sites(&pipe)[0].after(), 9);
-        // mov $0x35,%eax; mov %rcx,%r10; syscall (moves between are skipped).
-        let sp = [0xb8, 0x35, 0, 0, 0, 0x49, 0x89, 0xca, 0x0f, 0x05];
-        assert_eq!(
-            x86_64_syscall_sites(&sp),
-            vec![SyscallSite { at: 8, nr: 53 }]
-        );
-        // mov $0x16,%rax; syscall
-        let rax = [0x48, 0xc7, 0xc0, 0x16, 0, 0, 0, 0x0f, 0x05];
-        assert_eq!(
-            x86_64_syscall_sites(&rax),
-            vec![SyscallSite { at: 7, nr: 22 }]
-        );
-        // A move that overwrites %eax after the number: the number is not known.
-        let clobber = [0xb8, 0x16, 0, 0, 0, 0x89, 0xd8, 0x0f, 0x05];
-        assert!(x86_64_syscall_sites(&clobber).is_empty());
-        // 0f 05 inside other bytes (a displacement, an immediate) is not a site.
-        let stray = [0x48, 0x8b, 0x05, 0x0f, 0x05, 0, 0, 0x0f, 0x05, 0xc3];
-        assert!(x86_64_syscall_sites(&stray).is_empty());
-        assert!(x86_64_syscall_sites(&[0x0f]).is_empty());
-        assert!(x86_64_syscall_sites(&[0x0f, 0x05]).is_empty());
-        assert!(x86_64_syscall_sites(&[]).is_empty());
+    fn x86_syscall_sites(code: &[u8]) -> Vec<SyscallSite> {
+        syscall_sites(code).unwrap_or_default()
     }
 
     #[test]
@@ -739,7 +677,7 @@ mod tests {
         assert_eq!(fs.len(), 3, "{fs:?}");
         for f in &fs {
             let code = e.function_bytes(f).unwrap();
-            let sites = x86_64_syscall_sites(code);
+            let sites = x86_syscall_sites(code);
             assert!(!sites.is_empty(), "{}: no site", f.name);
             let want: &[u32] = match f.name.as_str() {
                 "pipe" => &[22, 293],

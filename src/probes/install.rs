@@ -21,19 +21,26 @@
 //! Functions that share an address (`open`/`open64`) are probed once, under the first
 //! catalog name.
 //!
+//! Syscall-site uprobes: the dynamic loader is stripped, and a static executable's internal
+//! calls (glibc's `posix_spawn` exec) have no exported wrapper; both are probed at their
+//! `syscall` instructions, found by decoding the functions the unwind tables describe
+//! (see [`x86`](super::x86) and [`eh_frame`](super::eh_frame)). The binary a traced
+//! command starts through (tpdig itself) gets its exec probed and nothing else.
+//!
 //! Post-syscall uprobes ([`catalog::POST_FUNCTIONS`]: `pipe`, `pipe2`, `socketpair`) go
 //! on the instruction after each recognised `syscall` site of the function (see
-//! [`elf::x86_64_syscall_sites`](super::elf::x86_64_syscall_sites)); no event probe can
+//! [`x86::syscall_sites`](super::x86::syscall_sites)); no event probe can
 //! replace them (the values do not exist at `sys_enter`), so they are created whenever
 //! uprobes are allowed. x86_64 only for now. A function whose code shows no site it can
 //! recognise is skipped (listed for `-v`), never probed at a guessed offset.
 
 use super::catalog::{self, PostFn, ValueKind};
-use super::elf::{Elf, x86_64_syscall_sites};
+use super::elf::Elf;
 use super::record::{
     Binding, DecoderError, POST_FDS, POST_RET, PostSpec, ProbeDecoder, Source, field_names,
 };
 use super::resolver::Resolver;
+use super::x86::{confirmed_functions, syscall_sites};
 use crate::syscalls::Arch;
 use crate::tracefs::{EventFormat, Tracefs};
 use std::collections::{BTreeMap, HashSet};
@@ -70,6 +77,17 @@ pub struct ProbeOptions {
     pub pids: Option<Vec<u32>>,
     /// Extra objects to probe (static executables, other C libraries).
     pub objects: Vec<PathBuf>,
+    /// The binary a traced command starts through (tpdig itself): only its exec is
+    /// probed, so the command's first `execve` shows its path and arguments.
+    pub launcher: Option<PathBuf>,
+}
+
+/// What is probed in the launcher (see [`ProbeOptions::launcher`]).
+const LAUNCHER_FUNCTIONS: &[&str] = &["execve", "execveat"];
+
+/// (device, inode) of a file.
+fn file_id(p: &Path) -> Option<(u64, u64)> {
+    std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
 }
 
 /// One created probe event.
@@ -207,9 +225,17 @@ fn is_c_library(path: &str) -> bool {
         || base.starts_with("ld-musl-")
 }
 
+/// Whether `path` looks like glibc's dynamic loader (`ld-linux-x86-64.so.2`): stripped,
+/// so probed at its `syscall` instructions rather than by function name.
+fn is_loader(path: &str) -> bool {
+    let base = path.rsplit('/').next().unwrap_or(path);
+    base.starts_with("ld-linux") && base.contains(".so")
+}
+
 /// Where to look besides the running processes.
 const WELL_KNOWN: &[&str] = &[
     "/lib/x86_64-linux-gnu/libc.so.6",
+    "/lib64/ld-linux-x86-64.so.2",
     "/usr/lib/x86_64-linux-gnu/libc.so.6",
     "/lib64/libc.so.6",
     "/usr/lib64/libc.so.6",
@@ -270,7 +296,7 @@ pub fn find_objects(pids: Option<&[u32]>, extra: &[PathBuf]) -> Vec<PathBuf> {
         let mut libs: Vec<&str> = maps
             .lines()
             .filter_map(|l| l.split_whitespace().nth(5))
-            .filter(|p| p.starts_with('/') && is_c_library(p))
+            .filter(|p| p.starts_with('/') && (is_c_library(p) || is_loader(p)))
             .collect();
         libs.dedup();
         for lib in libs {
@@ -517,8 +543,11 @@ impl ProbeSet {
             return Ok(());
         }
         let names: Vec<&str> = fns.iter().map(|f| f.func).collect();
-        let objects = find_objects(opts.pids.as_deref(), &opts.objects);
+        let extra: Vec<PathBuf> = opts.objects.iter().chain(&opts.launcher).cloned().collect();
+        let objects = find_objects(opts.pids.as_deref(), &extra);
+        let launcher = opts.launcher.as_deref().and_then(file_id);
         for (n, obj) in objects.iter().enumerate() {
+            let is_launcher = launcher.is_some() && file_id(obj) == launcher;
             let bytes = match std::fs::read(obj) {
                 Ok(b) => b,
                 Err(e) => {
@@ -533,7 +562,24 @@ impl ProbeSet {
                     continue;
                 }
             };
-            self.install_post_probes(tracefs, &path, &elf, obj, n, &posts)?;
+            let names: Vec<&str> = if is_launcher {
+                names
+                    .iter()
+                    .copied()
+                    .filter(|f| LAUNCHER_FUNCTIONS.contains(f))
+                    .collect()
+            } else {
+                self.install_post_probes(tracefs, &path, &elf, obj, n, &posts)?;
+                names.clone()
+            };
+            let name = obj.to_string_lossy();
+            if arch == Arch::X86_64
+                && !is_launcher
+                && !is_c_library(&name)
+                && (is_loader(&name) || !elf.interp)
+            {
+                self.install_site_probes(tracefs, &path, &elf, obj, n, lookups)?;
+            }
             if names.is_empty() {
                 continue;
             }
@@ -601,6 +647,98 @@ impl ProbeSet {
         Ok(())
     }
 
+    /// Uprobes on the `syscall` instructions of code that has no function to probe by
+    /// name: the dynamic loader (its opens of `ld.so.cache` and of every library, its
+    /// `access` of `ld.so.preload`) and static executables (glibc's internal calls, such
+    /// as `posix_spawn`'s exec). Only functions whose instruction boundaries two decodes
+    /// agree on are used (see [`x86::confirmed_functions`](super::x86::confirmed_functions)),
+    /// and only sites that make a call the catalog has path or address arguments for; the
+    /// probe fetches them from the registers the kernel takes them in.
+    fn install_site_probes(
+        &mut self,
+        tracefs: &Tracefs,
+        path: &Path,
+        elf: &Elf<'_>,
+        obj: &Path,
+        n: usize,
+        lookups: bool,
+    ) -> Result<(), InstallError> {
+        if elf.machine != EM_X86_64 {
+            return Ok(());
+        }
+        let arch = Arch::X86_64;
+        let ranges: Vec<(u64, u64)> = match elf.function_ranges() {
+            Ok(r) => r.iter().map(|r| (r.start, r.len)).collect(),
+            Err(e) => {
+                self.skip(obj, e.to_string());
+                return Ok(());
+            }
+        };
+        let label: &'static str = if is_loader(&obj.to_string_lossy()) {
+            "ld.so syscall"
+        } else {
+            "static syscall"
+        };
+        let mut k = 0;
+        for (start, len) in confirmed_functions(&ranges, |a, l| elf.code_at(a, l)) {
+            let (Some(code), Some(offset)) = (elf.code_at(start, len), elf.vaddr_to_offset(start))
+            else {
+                continue;
+            };
+            for site in syscall_sites(code).unwrap_or_default() {
+                let Some(syscall) = crate::syscalls::name(arch, i64::from(site.nr)) else {
+                    continue;
+                };
+                let values = catalog::syscall_values(syscall, lookups);
+                let fetch: Option<Vec<String>> = values
+                    .iter()
+                    .map(|&(arg, name, kind)| {
+                        Some(fetch_args(
+                            name,
+                            kind,
+                            catalog::syscall_arg_register(arch, arg)?,
+                            false,
+                        ))
+                    })
+                    .collect();
+                let Some(fetch) = fetch.filter(|f| !f.is_empty()) else {
+                    continue;
+                };
+                let name = format!("{syscall}_site{k}_{n}");
+                k += 1;
+                let def = format!(
+                    "p:{}/{name} {}:{:#x} {}",
+                    self.group,
+                    obj.display(),
+                    offset + site.at as u64,
+                    fetch.join(" ")
+                );
+                if let Err(e) = append(path, &def) {
+                    self.skipped.push(Skipped {
+                        what: format!("{label} uprobe ({syscall}) in {}", obj.display()),
+                        why: e.to_string(),
+                    });
+                    continue;
+                }
+                let named: Vec<(&str, ValueKind)> = values.iter().map(|v| (v.1, v.2)).collect();
+                let bindings = vec![Binding {
+                    syscall: syscall.to_string(),
+                    args: values.iter().map(|v| v.0).collect(),
+                }];
+                self.adopt(
+                    tracefs,
+                    &name,
+                    def,
+                    Source::Uprobe { func: label },
+                    Some(obj.to_path_buf()),
+                    &named,
+                    bindings,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
     /// Post-syscall uprobes in one object: after every recognised `syscall` site of each
     /// function of `posts` (x86_64 code; see the module header).
     fn install_post_probes(
@@ -645,7 +783,7 @@ impl ProbeSet {
                 .collect();
             let calls: Vec<_> = elf
                 .function_bytes(&site)
-                .map(x86_64_syscall_sites)
+                .and_then(syscall_sites)
                 .unwrap_or_default()
                 .into_iter()
                 .filter_map(|c| Some((c, wanted.iter().find(|w| w.0 == c.nr)?.1)))

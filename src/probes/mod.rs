@@ -7,6 +7,8 @@
 //! See DESIGN.md, "Arguments that live in user memory".
 //!
 //! - [`elf`]: symbol → file offset, from ELF bytes (no I/O).
+//! - [`eh_frame`]: function bounds from the unwind tables, for stripped code (the loader).
+//! - [`x86`]: x86-64 instruction boundaries, and the `syscall` sites whose number is known.
 //! - [`catalog`]: which functions, which arguments, which system calls they stand for;
 //!   and the functions probed *after* their system call (pipe, socketpair: fds returned
 //!   through user memory).
@@ -16,11 +18,13 @@
 //! - [`sockaddr`]: socket addresses fetched as raw bytes, decoded.
 
 pub mod catalog;
+pub mod eh_frame;
 pub mod elf;
 pub mod install;
 pub mod record;
 pub mod resolver;
 pub mod sockaddr;
+pub mod x86;
 
 pub use install::{InstallError, ProbeEvent, ProbeOptions, ProbeSet, Skipped, Tiers};
 pub use record::{Binding, PostRecord, PostSpec, ProbeDecoder, ProbeHit, Source, Value};

@@ -27,7 +27,8 @@
 //! No I/O.
 
 use super::record::{PostRecord, ProbeDecoder, ProbeHit, Source, Value};
-use std::collections::{BTreeMap, HashMap};
+use crate::fasthash::IntMap;
+use std::collections::BTreeMap;
 
 /// At most this many hits wait per thread; older ones are dropped (a thread that keeps
 /// calling probed functions that make no system call).
@@ -128,15 +129,15 @@ struct InFlight {
 #[derive(Default)]
 pub struct Resolver {
     probes: Vec<ProbeDecoder>,
-    by_id: HashMap<u32, usize>,
+    by_id: IntMap<u32, usize>,
     /// syscall → bit mask of the arguments some probe covers.
-    covered: HashMap<String, u8>,
-    pending: HashMap<u32, Vec<Pending>>,
-    inflight: HashMap<u32, InFlight>,
+    covered: IntMap<String, u8>,
+    pending: IntMap<u32, Vec<Pending>>,
+    inflight: IntMap<u32, InFlight>,
     /// The system calls post-syscall probes report.
     post_syscalls: Vec<&'static str>,
     /// tid → (index in `post_syscalls` of its last call, exited) when that call is one.
-    post_last: HashMap<u32, (usize, bool)>,
+    post_last: IntMap<u32, (usize, bool)>,
     stats: Stats,
 }
 
