@@ -77,14 +77,9 @@ fn key_of(r: &FieldRef) -> String {
 }
 
 fn write_json_value(v: &Value<'_>, out: &mut String) {
-    use std::fmt::Write as _;
     match v {
-        Value::Num(n) => {
-            let _ = write!(out, "{n}");
-        }
-        Value::UNum(n) => {
-            let _ = write!(out, "{n}");
-        }
+        Value::Num(n) => crate::params::push_int(out, *n),
+        Value::UNum(n) => crate::params::push_uint(out, *n),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Str(s) => write_json_str(s, out),
         other => {
@@ -99,6 +94,12 @@ fn write_json_value(v: &Value<'_>, out: &mut String) {
 pub fn write_json_str(s: &str, out: &mut String) {
     use std::fmt::Write as _;
     out.push('"');
+    // Most strings need no escape: copy them whole.
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),

@@ -9,6 +9,27 @@ pub struct LocalClock {
     cached_sec: i64,
     cached_offset: i64,
     valid: bool,
+    /// `HH:MM:SS.` of `prefix_sec` (events come in time order: one second's worth of
+    /// events shares it).
+    prefix: [u8; 9],
+    prefix_sec: Option<i64>,
+}
+
+/// "00" to "99", two bytes each.
+const TWO_DIGITS: [u8; 200] = {
+    let mut t = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        t[2 * i] = b'0' + (i / 10) as u8;
+        t[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    t
+};
+
+fn two(v: u64) -> [u8; 2] {
+    let i = (v % 100) as usize * 2;
+    [TWO_DIGITS[i], TWO_DIGITS[i + 1]]
 }
 
 impl LocalClock {
@@ -25,28 +46,33 @@ impl LocalClock {
     /// Appends `HH:MM:SS.nnnnnnnnn` for `ts_ns` (ns since the epoch) in local time.
     pub fn write_time_of_day(&mut self, ts_ns: u64, out: &mut Vec<u8>) {
         let secs = (ts_ns / 1_000_000_000) as i64;
-        let nanos = ts_ns % 1_000_000_000;
-        let local = secs + self.offset_at(secs);
-        let day_secs = local.rem_euclid(86_400);
-        push_2(out, (day_secs / 3600) as u32);
-        out.push(b':');
-        push_2(out, ((day_secs / 60) % 60) as u32);
-        out.push(b':');
-        push_2(out, (day_secs % 60) as u32);
-        out.push(b'.');
-        let mut digits = [b'0'; 9];
-        let mut n = nanos;
-        for d in digits.iter_mut().rev() {
-            *d = b'0' + (n % 10) as u8;
-            n /= 10;
+        if self.prefix_sec != Some(secs) {
+            let local = secs + self.offset_at(secs);
+            let day = local.rem_euclid(86_400) as u64;
+            let (h, m, s) = (two(day / 3600), two(day / 60 % 60), two(day % 60));
+            self.prefix = [h[0], h[1], b':', m[0], m[1], b':', s[0], s[1], b'.'];
+            self.prefix_sec = Some(secs);
         }
-        out.extend_from_slice(&digits);
+        out.extend_from_slice(&self.prefix);
+        let n = ts_ns % 1_000_000_000;
+        let (a, b, c, d) = (
+            two(n / 10_000_000),
+            two(n / 100_000),
+            two(n / 1_000),
+            two(n / 10),
+        );
+        out.extend_from_slice(&[
+            a[0],
+            a[1],
+            b[0],
+            b[1],
+            c[0],
+            c[1],
+            d[0],
+            d[1],
+            b'0' + (n % 10) as u8,
+        ]);
     }
-}
-
-fn push_2(out: &mut Vec<u8>, v: u32) {
-    out.push(b'0' + (v / 10 % 10) as u8);
-    out.push(b'0' + (v % 10) as u8);
 }
 
 /// Seconds east of UTC in force at `epoch_sec`.
@@ -119,6 +145,7 @@ mod tests {
             cached_sec: 1_470_327_477,
             cached_offset: 0,
             valid: true,
+            ..Default::default()
         };
         let mut out = Vec::new();
         c.write_time_of_day(1_470_327_477_881_730_713, &mut out);
@@ -127,10 +154,15 @@ mod tests {
             cached_sec: 0,
             cached_offset: -3600,
             valid: true,
+            ..Default::default()
         };
         let mut out = Vec::new();
         c.write_time_of_day(5, &mut out);
-        assert_eq!(String::from_utf8(out).unwrap(), "23:00:00.000000005");
+        c.write_time_of_day(987_654_321, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "23:00:00.00000000523:00:00.987654321"
+        );
     }
 }
 

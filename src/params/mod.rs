@@ -29,7 +29,7 @@ pub mod gen_flags;
 mod render;
 
 pub use flags::{FlagEntry, FlagKind, FlagTable, poll_ppm, signal_name};
-pub use render::{ParamValue, render_param};
+pub use render::{ParamValue, decimal, push_int, push_uint, render_param};
 
 /// sysdig's parameter types (`PT_*`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -299,13 +299,24 @@ fn render_list(
     ctx: &dyn RenderCtx,
     out: &mut String,
 ) {
-    for (i, p) in list.iter().enumerate() {
-        let v = render_param(list, i, args, ret, ctx);
-        out.push_str(p.name);
-        out.push('=');
-        out.push_str(&v.info());
-        out.push(' ');
+    thread_local! {
+        /// The resolved string of the parameter being rendered, reused across events.
+        static RESOLVED: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
     }
+    RESOLVED.with_borrow_mut(|resolved| {
+        for (i, p) in list.iter().enumerate() {
+            out.push_str(p.name);
+            out.push('=');
+            resolved.clear();
+            render::render_into(list, i, args, ret, ctx, out, resolved);
+            if !resolved.is_empty() {
+                out.push('(');
+                out.push_str(resolved);
+                out.push(')');
+            }
+            out.push(' ');
+        }
+    });
 }
 
 /// One parameter by name, for `evt.arg.NAME` ([`ParamValue::arg`]), `evt.rawarg.NAME`

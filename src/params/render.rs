@@ -25,13 +25,6 @@ pub struct ParamValue {
 }
 
 impl ParamValue {
-    fn missing() -> ParamValue {
-        ParamValue {
-            raw: NA.into(),
-            ..Default::default()
-        }
-    }
-
     /// The `evt.info` form: `raw(resolved)` or `raw`.
     pub fn info(&self) -> String {
         if self.resolved.is_empty() {
@@ -103,18 +96,66 @@ pub fn render_param(
     ret: Option<i64>,
     ctx: &dyn RenderCtx,
 ) -> ParamValue {
+    let mut v = ParamValue::default();
+    v.num = render_into(list, i, args, ret, ctx, &mut v.raw, &mut v.resolved);
+    v
+}
+
+/// [`render_param`] appending the raw string to `raw` and the resolved one to `resolved`
+/// (nothing when none); returns the numeric value. The `evt.info` path renders every
+/// parameter of every event through this, into buffers it reuses.
+pub fn render_into(
+    list: &[Param],
+    i: usize,
+    args: Option<&[u64; 6]>,
+    ret: Option<i64>,
+    ctx: &dyn RenderCtx,
+    raw: &mut String,
+    resolved: &mut String,
+) -> Option<i64> {
     let p = &list[i];
     let Some(v) = fetch(p, args, ret, ctx) else {
-        return ParamValue::missing();
+        raw.push_str(NA);
+        return None;
     };
     match v {
-        Val::Str(s) => ParamValue {
-            raw: s.to_string(),
-            ..Default::default()
-        },
-        Val::Int(n) => render_int(p, n, list, args, ctx),
-        Val::Bytes(b) => render_bytes(p, b, list, args, ret, ctx),
+        Val::Str(s) => {
+            raw.push_str(s);
+            None
+        }
+        Val::Int(n) => render_int(p, n, ctx, raw, resolved),
+        Val::Bytes(b) => render_bytes(p, b, list, args, ret, ctx, raw, resolved),
     }
+}
+
+/// Appends `n` in decimal.
+pub fn push_int(out: &mut String, n: i64) {
+    if n < 0 {
+        out.push('-');
+    }
+    push_uint(out, n.unsigned_abs());
+}
+
+/// Appends `n` in decimal.
+pub fn push_uint(out: &mut String, n: u64) {
+    let mut buf = [0; 20];
+    let digits = decimal(n, &mut buf);
+    // ASCII digits only.
+    out.push_str(std::str::from_utf8(digits).unwrap_or("0"));
+}
+
+/// `n`'s decimal digits, written at the end of `buf`.
+pub fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[at..]
 }
 
 fn width(t: T) -> u32 {
@@ -143,26 +184,30 @@ fn trunc_i(n: i64, bits: u32) -> i64 {
     }
 }
 
-fn number(fmt: Fmt, signed: bool, n: i64, bits: u32) -> String {
+fn number(fmt: Fmt, signed: bool, n: i64, bits: u32, out: &mut String) {
+    use std::fmt::Write as _;
     let u = trunc_u(n, bits);
     match fmt {
-        Fmt::Hex => format!("{u:X}"),
-        Fmt::Oct if u == 0 => "0".into(),
-        Fmt::Oct => format!("0{u:o}"),
-        _ if signed => trunc_i(n, bits).to_string(),
-        _ => u.to_string(),
+        Fmt::Hex => {
+            let _ = write!(out, "{u:X}");
+        }
+        Fmt::Oct if u == 0 => out.push('0'),
+        Fmt::Oct => {
+            let _ = write!(out, "0{u:o}");
+        }
+        _ if signed => push_int(out, trunc_i(n, bits)),
+        _ => push_uint(out, u),
     }
 }
 
 fn render_int(
     p: &Param,
     n: i64,
-    list: &[Param],
-    args: Option<&[u64; 6]>,
     ctx: &dyn RenderCtx,
-) -> ParamValue {
+    raw: &mut String,
+    resolved: &mut String,
+) -> Option<i64> {
     let bits = width(p.ty);
-    let mut v = ParamValue::default();
     match p.ty {
         T::Fd => {
             // Registers hold a C int; a return value or state is already 64-bit.
@@ -171,23 +216,21 @@ fn render_int(
             } else {
                 n
             };
-            v.raw = fd.to_string();
-            v.num = Some(fd);
+            push_int(raw, fd);
             // A negative fd is an error only as a result; as an argument (mmap's -1, a
             // closed fd passed in) it is just the number the caller gave.
             let is_result = matches!(p.src, Source::Ret);
-            v.resolved = if fd < 0 && fd != -100 && !is_result {
-                String::new()
-            } else {
-                fd_resolved(fd, ctx)
-            };
+            if fd >= 0 || fd == -100 || is_result {
+                fd_resolved(fd, ctx, resolved);
+            }
+            Some(fd)
         }
         T::Errno => {
-            v.raw = n.to_string();
-            v.num = Some(n);
+            push_int(raw, n);
             if n < 0 {
-                v.resolved = errno_name(-n).unwrap_or("").to_string();
+                resolved.push_str(errno_name(-n).unwrap_or(""));
             }
+            Some(n)
         }
         T::Pid => {
             let pid = if matches!(p.src, Source::Reg(_)) {
@@ -195,9 +238,9 @@ fn render_int(
             } else {
                 n
             };
-            v.raw = pid.to_string();
-            v.num = Some(pid);
-            v.resolved = ctx.comm(pid).unwrap_or("").to_string();
+            push_int(raw, pid);
+            resolved.push_str(ctx.comm(pid).unwrap_or(""));
+            Some(pid)
         }
         T::Flags8 | T::Flags16 | T::Flags32 | T::Mode => {
             let k = trunc_u(n, bits);
@@ -206,67 +249,63 @@ fn render_int(
                 (true, Some(x)) => u64::from(x),
                 _ => k,
             };
-            v.raw = if p.ty == T::Mode {
-                number(p.fmt, false, shown as i64, bits)
+            if p.ty == T::Mode {
+                number(p.fmt, false, shown as i64, bits, raw);
             } else {
-                shown.to_string()
-            };
-            v.num = Some(shown as i64);
-            if let (Some(t), Some(x)) = (p.flags, ppm) {
-                t.names(x, &mut v.resolved);
+                push_uint(raw, shown);
             }
+            if let (Some(t), Some(x)) = (p.flags, ppm) {
+                t.names(x, resolved);
+            }
+            Some(shown as i64)
         }
         T::SigType => {
             let s = trunc_u(n, 8);
-            v.raw = s.to_string();
-            v.num = Some(s as i64);
-            v.resolved = super::signal_name(s).unwrap_or("").to_string();
+            push_uint(raw, s);
+            resolved.push_str(super::signal_name(s).unwrap_or(""));
+            Some(s as i64)
         }
-        T::RelTime => {
-            // A register (poll's timeout in ms is INT64, not RELTIME): nanoseconds.
-            reltime(n as u64, &mut v);
-        }
+        // A register (poll's timeout in ms is INT64, not RELTIME): nanoseconds.
+        T::RelTime => reltime(n as u64, raw, resolved),
         T::Int8 | T::Int16 | T::Int32 | T::Int64 => {
-            v.raw = number(p.fmt, true, n, bits);
-            v.num = Some(trunc_i(n, bits));
+            number(p.fmt, true, n, bits, raw);
+            Some(trunc_i(n, bits))
         }
         _ => {
             // Unsigned kinds, UID/GID, SYSCALLID, ABSTIME ...
-            v.raw = number(p.fmt, false, n, bits);
-            v.num = Some(trunc_u(n, bits) as i64);
+            number(p.fmt, false, n, bits, raw);
+            Some(trunc_u(n, bits) as i64)
         }
     }
-    let _ = (list, args);
-    v
 }
 
-fn fd_resolved(fd: i64, ctx: &dyn RenderCtx) -> String {
+fn fd_resolved(fd: i64, ctx: &dyn RenderCtx, out: &mut String) {
     if fd >= 0 {
-        ctx.fd(fd).map_or_else(String::new, |f| {
-            let mut s = String::from("<");
-            s.push(f.type_char);
+        if let Some(f) = ctx.fd(fd) {
+            out.push('<');
+            out.push(f.type_char);
             if let Some(c) = f.l4 {
-                s.push(c);
+                out.push(c);
             }
-            s.push('>');
-            s.push_str(f.name);
-            s
-        })
+            out.push('>');
+            out.push_str(f.name);
+        }
     } else if fd == -100 {
-        "AT_FDCWD".into()
+        out.push_str("AT_FDCWD");
     } else {
-        errno_name(-fd).unwrap_or("").to_string()
+        out.push_str(errno_name(-fd).unwrap_or(""));
     }
 }
 
-fn reltime(ns: u64, v: &mut ParamValue) {
+fn reltime(ns: u64, raw: &mut String, resolved: &mut String) -> Option<i64> {
     if ns == u64::MAX {
-        v.raw = "none".into();
-        return;
+        raw.push_str("none");
+        return None;
     }
-    v.raw = ns.to_string();
-    v.num = Some(ns as i64);
-    v.resolved = format!("{}s", fmt_g(ns as f64 / 1e9));
+    push_uint(raw, ns);
+    resolved.push_str(&fmt_g(ns as f64 / 1e9));
+    resolved.push('s');
+    Some(ns as i64)
 }
 
 /// C's `%lg` (six significant digits, no trailing zeros).
@@ -295,6 +334,7 @@ fn cstr(b: &[u8]) -> &[u8] {
     b.iter().position(|&c| c == 0).map_or(b, |n| &b[..n])
 }
 
+#[allow(clippy::too_many_arguments)]
 fn render_bytes(
     p: &Param,
     b: &[u8],
@@ -302,11 +342,12 @@ fn render_bytes(
     args: Option<&[u64; 6]>,
     ret: Option<i64>,
     ctx: &dyn RenderCtx,
-) -> ParamValue {
-    let mut v = ParamValue::default();
+    raw: &mut String,
+    resolved: &mut String,
+) -> Option<i64> {
     match p.ty {
         T::FsPath | T::FsRelPath => {
-            let path = String::from_utf8_lossy(cstr(b)).into_owned();
+            let path = String::from_utf8_lossy(cstr(b));
             if !path.is_empty() && !path.starts_with('/') && path != NA {
                 let base = if p.ty == T::FsRelPath {
                     p.dirfd
@@ -315,48 +356,46 @@ fn render_bytes(
                     ctx.cwd().map(str::to_string)
                 };
                 if let Some(base) = base {
-                    v.resolved = concat_path(&base, &path);
+                    resolved.push_str(&concat_path(&base, &path));
                 }
             }
-            v.raw = path;
+            raw.push_str(&path);
         }
-        T::CharBuf => v.raw = String::from_utf8_lossy(cstr(b)).into_owned(),
+        T::CharBuf => raw.push_str(&String::from_utf8_lossy(cstr(b))),
         T::ByteBuf => {
             let b = &b[..b.len().min(ctx.snaplen())];
-            let mut s: String = b
-                .iter()
-                .map(|&c| {
-                    if (0x20..0x7f).contains(&c) {
-                        c as char
-                    } else {
-                        '.'
-                    }
-                })
-                .collect();
+            let start = raw.len();
+            raw.extend(b.iter().map(|&c| {
+                if (0x20..0x7f).contains(&c) {
+                    c as char
+                } else {
+                    '.'
+                }
+            }));
             let max = ctx.max_output_len();
-            if max != 0 && s.len() > max {
-                s.truncate(max.saturating_sub(3));
-                s.push_str("...");
+            if max != 0 && raw.len() - start > max {
+                raw.truncate(start + max.saturating_sub(3));
+                raw.push_str("...");
             }
-            v.raw = s;
         }
-        T::SockAddr => v.raw = sockaddr(b).unwrap_or_else(|| NA.into()),
+        T::SockAddr => raw.push_str(sockaddr(b).as_deref().unwrap_or(NA)),
         T::RelTime => match (b.get(..8), b.get(8..16)) {
             (Some(s), Some(ns)) => {
                 let s = i64::from_le_bytes(s.try_into().unwrap_or_default());
                 let ns = i64::from_le_bytes(ns.try_into().unwrap_or_default());
-                reltime(
+                return reltime(
                     (s.saturating_mul(1_000_000_000).saturating_add(ns)) as u64,
-                    &mut v,
+                    raw,
+                    resolved,
                 );
             }
-            _ => v.raw = NA.into(),
+            _ => raw.push_str(NA),
         },
         T::FdList => {
+            use std::fmt::Write as _;
             // struct pollfd { int fd; short events; short revents; }
             let exit = list.first().is_some_and(|q| q.src == Source::Ret);
-            let mut parts = Vec::new();
-            for c in b.chunks_exact(8) {
+            for (k, c) in b.chunks_exact(8).enumerate() {
                 let fd = i64::from(i32::from_le_bytes([c[0], c[1], c[2], c[3]]));
                 let ev = if exit { [c[6], c[7]] } else { [c[4], c[5]] };
                 let ev = u16::from_le_bytes(ev);
@@ -366,19 +405,21 @@ fn render_bytes(
                     ev
                 };
                 let tc = ctx.fd(fd).map_or('?', |f| f.type_char);
-                parts.push(format!("{fd}:{tc}{ev:x}"));
+                if k > 0 {
+                    raw.push(' ');
+                }
+                let _ = write!(raw, "{fd}:{tc}{ev:x}");
             }
-            v.raw = parts.join(" ");
         }
         _ => {
             // A scalar given as bytes (state): little-endian.
             let mut a = [0u8; 8];
             let n = b.len().min(8);
             a[..n].copy_from_slice(&b[..n]);
-            return render_int(p, i64::from_le_bytes(a), list, args, ctx);
+            return render_int(p, i64::from_le_bytes(a), ctx, raw, resolved);
         }
     }
-    v
+    None
 }
 
 fn dirfd_base(
@@ -481,10 +522,20 @@ mod tests {
 
     #[test]
     fn numbers() {
-        assert_eq!(number(Fmt::Hex, false, 0x7fad48782000, 64), "7FAD48782000");
-        assert_eq!(number(Fmt::Oct, false, 0o644, 32), "0644");
-        assert_eq!(number(Fmt::Oct, false, 0, 32), "0");
-        assert_eq!(number(Fmt::Dec, true, 0xffff_ffff, 32), "-1");
-        assert_eq!(number(Fmt::Na, false, -1, 32), "4294967295");
+        let n = |fmt, signed, v, bits| {
+            let mut s = String::new();
+            number(fmt, signed, v, bits, &mut s);
+            s
+        };
+        assert_eq!(n(Fmt::Hex, false, 0x7fad48782000, 64), "7FAD48782000");
+        assert_eq!(n(Fmt::Oct, false, 0o644, 32), "0644");
+        assert_eq!(n(Fmt::Oct, false, 0, 32), "0");
+        assert_eq!(n(Fmt::Dec, true, 0xffff_ffff, 32), "-1");
+        assert_eq!(n(Fmt::Na, false, -1, 32), "4294967295");
+        let mut s = String::new();
+        push_int(&mut s, i64::MIN);
+        push_uint(&mut s, u64::MAX);
+        push_int(&mut s, 0);
+        assert_eq!(s, "-9223372036854775808184467440737095516150");
     }
 }
