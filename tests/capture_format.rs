@@ -692,7 +692,7 @@ fn killed_writer_leaves_a_readable_prefix() {
     for (ts, cpu, pid, tid, raw) in &recs {
         w.push_event(*ts, *cpu, *pid, *tid, raw).unwrap();
     }
-    let bytes = w.get_ref().clone();
+    let bytes = w.get_ref().expect("written inline").clone();
     let (items, errs) = read_all(&bytes, ReaderOptions::default());
     let n = items
         .iter()

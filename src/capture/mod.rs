@@ -11,6 +11,7 @@
 //! block, fully decoded), then `writer` and `reader` (streaming over `Write`/`Read`).
 
 pub mod block;
+pub mod block_out;
 pub mod blocks;
 pub mod crc32;
 pub mod error;

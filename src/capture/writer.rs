@@ -9,16 +9,12 @@
 use std::io::{self, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use miniz_oxide::deflate::core::{
-    CompressorOxide, TDEFLFlush, TDEFLStatus, compress, create_comp_flags_from_zip_params,
-};
-
+use super::block_out::{BlockOut, Blocks};
 use super::blocks::*;
-use super::crc32::crc32;
 use super::events::EventBatchBuilder;
 use super::framing::{
-    BLOCK_FLAG_DEFLATE, BLOCK_HEADER_LEN, BlockHeader, BlockKind, ByteOrder, FILE_FLAG_COMPRESSED,
-    FILE_HEADER_LEN, FileHeader, MAX_BLOCK_BYTES, VERSION,
+    BlockKind, ByteOrder, FILE_FLAG_COMPRESSED, FILE_HEADER_LEN, FileHeader, MAX_BLOCK_BYTES,
+    VERSION,
 };
 
 /// Snapshot tables are split into blocks of at most this many entries, so no single block
@@ -46,10 +42,8 @@ impl Default for WriterOptions {
 }
 
 pub struct CaptureWriter<W: Write> {
-    out: W,
+    blocks: Blocks<W>,
     opts: WriterOptions,
-    bytes_written: u64,
-    blocks: u64,
     batch: EventBatchBuilder,
     values: Vec<UserValue>,
     values_bytes: usize,
@@ -58,8 +52,17 @@ pub struct CaptureWriter<W: Write> {
     total_drops: u64,
     first_ts: Option<u64>,
     last_ts: u64,
-    deflater: Option<Box<CompressorOxide>>,
-    zbuf: Vec<u8>,
+}
+
+impl<W: Write + Send + 'static> CaptureWriter<W> {
+    /// From now on, compresses and writes blocks on a thread of its own (see
+    /// [`block_out`](super::block_out)): for live captures, whose caller must get back to
+    /// draining the kernel's buffers.
+    pub fn in_background(mut self) -> io::Result<CaptureWriter<W>> {
+        let inline = std::mem::replace(&mut self.blocks, Blocks::empty()).into_inline()?;
+        self.blocks = Blocks::background(inline)?;
+        Ok(self)
+    }
 }
 
 impl<W: Write> CaptureWriter<W> {
@@ -94,19 +97,12 @@ impl<W: Write> CaptureWriter<W> {
             len: FILE_HEADER_LEN,
         };
         out.write_all(&header.encode())?;
-        let deflater = opts.compress.then(|| {
-            Box::new(CompressorOxide::new(create_comp_flags_from_zip_params(
-                opts.level as i32,
-                0,
-                0,
-            )))
-        });
+        let mut blocks = BlockOut::new(out, opts.compress.then_some(opts.level));
+        blocks.bytes = FILE_HEADER_LEN as u64;
         Ok(CaptureWriter {
-            out,
+            blocks: Blocks::inline(blocks),
             batch: EventBatchBuilder::with_capacity(opts.batch_bytes + 64),
             opts,
-            bytes_written: FILE_HEADER_LEN as u64,
-            blocks: 0,
             values: Vec::new(),
             values_bytes: 0,
             drops: Vec::new(),
@@ -114,14 +110,13 @@ impl<W: Write> CaptureWriter<W> {
             total_drops: 0,
             first_ts: None,
             last_ts: 0,
-            deflater,
-            zbuf: Vec::new(),
         })
     }
 
-    /// Bytes written so far, header included (for size-based rotation).
+    /// Bytes written so far, header included (for size-based rotation; with a writer
+    /// thread, what it has written so far).
     pub fn bytes_written(&self) -> u64 {
-        self.bytes_written
+        self.blocks.bytes()
     }
 
     /// Events pushed so far (written or still buffered).
@@ -130,15 +125,17 @@ impl<W: Write> CaptureWriter<W> {
     }
 
     pub fn blocks_written(&self) -> u64 {
-        self.blocks
+        self.blocks.blocks()
     }
 
-    pub fn get_ref(&self) -> &W {
-        &self.out
+    /// The output, unless it moved to a writer thread ([`Self::in_background`]).
+    pub fn get_ref(&self) -> Option<&W> {
+        self.blocks.get_ref()
     }
 
-    pub fn get_mut(&mut self) -> &mut W {
-        &mut self.out
+    /// Flushes the output (after the blocks written so far).
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.blocks.flush()
     }
 
     pub fn write_machine(&mut self, m: &MachineInfo) -> io::Result<()> {
@@ -258,74 +255,23 @@ impl<W: Write> CaptureWriter<W> {
         };
         self.flush_events()?;
         self.write_block(BlockKind::End as u16, &encode_end(&end))?;
-        self.out.flush()?;
-        Ok((self.out, end))
+        let mut b = self.blocks.into_inline()?;
+        b.out.flush()?;
+        Ok((b.out, end))
     }
 
     /// Like [`finish`](Self::finish) with a caller-supplied summary.
     pub fn finish_with(mut self, end: EndInfo) -> io::Result<W> {
         self.flush_events()?;
         self.write_block(BlockKind::End as u16, &encode_end(&end))?;
-        self.out.flush()?;
-        Ok(self.out)
+        let mut b = self.blocks.into_inline()?;
+        b.out.flush()?;
+        Ok(b.out)
     }
 
     /// Writes one block of any kind (also kinds this version does not define, which readers
     /// skip). Events buffered so far are not flushed first.
     pub fn write_block(&mut self, kind: u16, payload: &[u8]) -> io::Result<()> {
-        if payload.len() > MAX_BLOCK_BYTES as usize {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "capture block payload too large",
-            ));
-        }
-        let mut flags = 0u16;
-        let mut stored: &[u8] = payload;
-        if let Some(d) = self.deflater.as_deref_mut()
-            && payload.len() >= 64
-            && deflate_into(d, payload, &mut self.zbuf)
-            && self.zbuf.len() < payload.len()
-        {
-            stored = &self.zbuf;
-            flags |= BLOCK_FLAG_DEFLATE;
-        }
-        let h = BlockHeader {
-            kind,
-            flags,
-            stored_len: stored.len() as u32,
-            raw_len: payload.len() as u32,
-            payload_crc: crc32(stored),
-        };
-        self.out.write_all(&h.encode())?;
-        self.out.write_all(stored)?;
-        self.bytes_written += (BLOCK_HEADER_LEN + stored.len()) as u64;
-        self.blocks += 1;
-        Ok(())
+        self.blocks.write_block(kind, payload)
     }
-}
-
-/// Raw deflate of `input` into `out`, reusing the compressor's state allocation. Returns
-/// false if miniz reports a failure (then the block is stored uncompressed).
-fn deflate_into(c: &mut CompressorOxide, mut input: &[u8], out: &mut Vec<u8>) -> bool {
-    c.reset();
-    out.clear();
-    out.resize(input.len() / 2 + 64, 0);
-    let mut pos = 0;
-    loop {
-        let (status, used, wrote) = compress(c, input, &mut out[pos..], TDEFLFlush::Finish);
-        pos += wrote;
-        input = &input[used.min(input.len())..];
-        match status {
-            TDEFLStatus::Done => break,
-            TDEFLStatus::Okay => {
-                if out.len() - pos < 64 {
-                    let n = out.len() * 2;
-                    out.resize(n, 0);
-                }
-            }
-            _ => return false,
-        }
-    }
-    out.truncate(pos);
-    true
 }

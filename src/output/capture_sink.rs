@@ -11,9 +11,10 @@ use crate::calls::ValueSource;
 use crate::capture::blocks::{Abi, EventFormat as FormatRec, MachineInfo, UserValue};
 use crate::capture::{CaptureWriter, WriterOptions};
 use crate::decode::Decoder;
+use crate::fasthash::IntMap;
 use crate::fields::EventView;
 use crate::state::{State, snapshot};
-use std::collections::HashMap;
+
 use std::fs::File;
 use std::io::{self, BufWriter};
 use std::path::PathBuf;
@@ -70,7 +71,7 @@ pub struct CaptureSink {
     file_first_ts: Option<u64>,
     last_block: Instant,
     /// Per thread: the entry time of the call whose values were written, and how many.
-    values_written: HashMap<u32, (u64, usize)>,
+    values_written: IntMap<u32, (u64, usize)>,
     /// Every file written, in order.
     pub written: Vec<PathBuf>,
 }
@@ -96,7 +97,7 @@ impl CaptureSink {
             seq: 0,
             file_first_ts: None,
             last_block: Instant::now(),
-            values_written: HashMap::new(),
+            values_written: IntMap::default(),
             written: Vec::new(),
         }
     }
@@ -131,7 +132,7 @@ impl CaptureSink {
         w.write_groups(&snap.groups)?;
         w.write_threads(&snap.threads)?;
         w.write_fds(&snap.fds)?;
-        self.writer = Some(w);
+        self.writer = Some(w.in_background()?);
         self.file_first_ts = None;
         self.values_written.clear();
         self.written.push(path);
@@ -239,7 +240,7 @@ impl Sink for CaptureSink {
         if self.last_block.elapsed().as_secs() >= 1 {
             if let Some(w) = self.writer.as_mut() {
                 w.flush_events()?;
-                io::Write::flush(w.get_mut())?;
+                w.flush()?;
             }
             self.last_block = Instant::now();
         }
