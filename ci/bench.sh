@@ -158,6 +158,7 @@ TRACERS=(
     "twz|tpdig -w -z|1"
     "tch|tpdig -c topscalls|1"
     "tnp|tpdig -q --compat no-uprobes,no-eprobes|1"
+    "tns|tpdig -q --compat no-state|1"
     "prec|perf record -a (same tracepoints, 8 MiB/CPU)|1"
     "bares|bare (small size)|slow"
     "ptr|perf trace (small size)|slow"
@@ -181,7 +182,7 @@ run_under() {
     chmod +x "$script"
     case $key in
     bare | bares) "$script" ;;
-    tq | tw | twz | tch | tnp | tfr)
+    tq | tw | twz | tch | tnp | tns | tfr)
         local args=()
         case $key in
         tq) args=(-q) ;;
@@ -189,6 +190,7 @@ run_under() {
         twz) args=(-z -w "$WORK/live.tpd") ;;
         tch) args=(-c topscalls) ;;
         tnp) args=(-q --compat no-uprobes,no-eprobes) ;;
+        tns) args=(-q --compat no-state) ;;
         tfr) args=(--flight-recorder -w "$WORK/flight.tpd" --no-final-dump) ;;
         esac
         local ready=capturing nap=
@@ -287,6 +289,7 @@ READERS=(
     "rcs|tpdig -r -c topscalls|cap|$TPDIG -r $WORK/cap.tpd -c topscalls"
     "rz|tpdig -r -q of the -z capture|capz|$TPDIG -r $WORK/capz.tpd -q"
     "rnp|tpdig -r -q of a capture without the probe tier|capnp|$TPDIG -r $WORK/capnp.tpd -q"
+    "rns|tpdig -r -q --compat no-state (no state engine)|cap|$TPDIG -r $WORK/cap.tpd -q --compat no-state"
 )
 for i in $(seq "$RUNS"); do
     for rd in "${READERS[@]}"; do
@@ -480,7 +483,8 @@ mode="full"
     echo "| names tier: dd slowdown with / without uprobes and eprobes | ${R[s.tq.dd]}x | ${R[s.tnp.dd]}x | $(div "${R[s.tq.dd]}" "${R[s.tnp.dd]}" %.2f) | reported (no threshold) |"
     echo "| names tier: files-job slowdown with / without | ${R[s.tq.files]}x | ${R[s.tnp.files]}x | $(div "${R[s.tq.files]}" "${R[s.tnp.files]}" %.2f) | reported (no threshold) |"
     echo "| names tier: \`-r -q\` events/s of a capture with / without the probe tier | $(fmt_n "${R[rate.rq]}")/s | $(fmt_n "${R[rate.rnp]}")/s | $(div "${R[rate.rq]}" "${R[rate.rnp]}" %.2f) | reported (no threshold) |"
-    echo "| state engine on / off | - | - | - | not measurable: tpdig has no switch to turn state off; every figure here includes it |"
+    echo "| state engine: dd slowdown with / without (\`--compat no-state\`) | ${R[s.tq.dd]}x | ${R[s.tns.dd]}x | $(div "${R[s.tq.dd]}" "${R[s.tns.dd]}" %.2f) | reported (no threshold) |"
+    echo "| state engine: \`-r -q\` events/s with / without | $(fmt_n "${R[rate.rq]}")/s | $(fmt_n "${R[rate.rns]}")/s | $(div "${R[rate.rq]}" "${R[rate.rns]}" %.2f) | reported (no threshold) |"
     if ((HAVE_FLIGHT)); then
         echo "| flight recorder: dd slowdown under \`--flight-recorder -w F --no-final-dump\` (vs \`-q\`) | ${R[s.tfr.dd]}x | ${R[s.tq.dd]}x | $(div "${R[s.tfr.dd]}" "${R[s.tq.dd]}" %.2f) | reported (its readiness is guessed: it prints no \`capturing\` line, so the run starts 1 s after its probes line) |"
         echo "| flight recorder: tpdig CPU seconds over ${MEM_SECS} s under load (vs \`-q\`) | ${R[cpu.mfr]:-?} s | ${R[cpu.mq]:-?} s | $(div "${R[cpu.mfr]:-?}" "${R[cpu.mq]:-?}" %.2f) | unverified: the harness cannot tell when the recorder is ready or whether the process it measures is the one recording (no -v summary); a near-zero figure means it measured the wrong thing |"

@@ -259,6 +259,7 @@ fn read_files(cli: &Cli, selection: Selection, sinks: Vec<&mut dyn Sink>) -> App
     let start = std::time::Instant::now();
     let mut pipeline = Pipeline::new(State::default(), sinks, selection);
     pipeline.count_types = cli.summary;
+    pipeline.state_off = compat_switches(cli)?.no_state;
     let opts = ReplayOptions {
         skip_bad: cli.skip_bad,
         progress: cli.progress,

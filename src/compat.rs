@@ -28,6 +28,10 @@ pub struct Compat {
     pub no_eprobes: bool,
     /// Do not create uprobes (tier 3 of the user-memory sources).
     pub no_uprobes: bool,
+    /// Events change no process or fd state (names stay as the start snapshot has them):
+    /// for measuring what the state engine costs. Not part of `all`, which is about old
+    /// kernels.
+    pub no_state: bool,
 }
 
 /// The switch names, their meaning, in the order `--help` and the man page list them.
@@ -86,6 +90,7 @@ impl Compat {
                 "old-syscall-names" => c.old_syscall_names = true,
                 "no-eprobes" => c.no_eprobes = true,
                 "no-uprobes" => c.no_uprobes = true,
+                "no-state" => c.no_state = true,
                 "all" => {
                     c = Compat {
                         no_clockid: true,
@@ -97,6 +102,7 @@ impl Compat {
                         old_syscall_names: true,
                         no_eprobes: true,
                         no_uprobes: true,
+                        no_state: c.no_state,
                     }
                 }
                 other => return Err(UnknownSwitch(other.to_string())),
@@ -117,6 +123,7 @@ impl Compat {
             old_syscall_names: self.old_syscall_names || o.old_syscall_names,
             no_eprobes: self.no_eprobes || o.no_eprobes,
             no_uprobes: self.no_uprobes || o.no_uprobes,
+            no_state: self.no_state || o.no_state,
         }
     }
 }
@@ -131,6 +138,10 @@ mod tests {
         assert!(c.no_clockid && c.attr_v0 && !c.prefer_debugfs);
         assert_eq!(Compat::parse("").unwrap(), Compat::default());
         assert!(Compat::parse("all").unwrap().no_set_output);
+        // `all` is about old kernels; the state switch only measures.
+        assert!(!Compat::parse("all").unwrap().no_state);
+        assert!(Compat::parse("no-state,all").unwrap().no_state);
+        assert!(Compat::parse("all,no-state").unwrap().no_state);
         let e = Compat::parse("no-clockid,bogus").unwrap_err();
         assert!(e.to_string().contains("'bogus'"));
     }

@@ -6,6 +6,7 @@
 
 use crate::calls::{Call, InFlight, ValueSource};
 use crate::decode::{Decoder, Event, Kind, Role};
+use crate::fasthash::IntMap;
 use crate::fields::{EventView, RunClock};
 use crate::filter::Filter;
 use crate::output::Sink;
@@ -52,6 +53,9 @@ pub struct Selection {
     pub max_events: Option<u64>,
 }
 
+/// A user-memory value waiting for its event: (event time, arg, bytes, source).
+type PendingValue = (u64, usize, Vec<u8>, ValueSource);
+
 pub struct Pipeline<'s> {
     pub state: State,
     sinks: Vec<&'s mut dyn Sink>,
@@ -60,12 +64,12 @@ pub struct Pipeline<'s> {
     /// Each thread's system call in flight.
     in_flight: InFlight,
     /// Exact user-memory values waiting for their event: tid → (event time, arg, bytes, source).
-    pending: HashMap<u32, Vec<(u64, usize, Vec<u8>, ValueSource)>>,
+    pending: IntMap<u32, Vec<PendingValue>>,
     begun: bool,
     /// Values returned through user memory, waiting to be applied (time order).
     posts: Vec<PostValue>,
     /// Each thread's last call that returns values through user memory.
-    last_exit: HashMap<u32, (&'static str, [u64; 6], i64)>,
+    last_exit: IntMap<u32, (&'static str, [u64; 6], i64)>,
     /// Tracing tasks: the threads whose events reached the rings (probe hits of any other
     /// thread are not ours). None: the whole system is traced.
     pub traced_only: Option<std::collections::HashSet<u32>>,
@@ -84,6 +88,8 @@ pub struct Pipeline<'s> {
     /// `-S`: events shown by type.
     pub by_type: HashMap<String, u64>,
     pub count_types: bool,
+    /// `--compat no-state`: events change no process or fd state (to measure its cost).
+    pub state_off: bool,
     pub done: bool,
     pub io_error: Option<io::Error>,
 }
@@ -96,19 +102,20 @@ impl<'s> Pipeline<'s> {
             selection,
             clock: RunClock::default(),
             in_flight: InFlight::default(),
-            pending: HashMap::new(),
+            pending: IntMap::default(),
             begun: false,
             resolver: None,
             traced_only: None,
             hide_until_exec: None,
             posts: Vec::new(),
-            last_exit: HashMap::new(),
+            last_exit: IntMap::default(),
             decoded: 0,
             shown: 0,
             undecodable: 0,
             per_cpu: Vec::new(),
             by_type: HashMap::new(),
             count_types: false,
+            state_off: false,
             done: false,
             io_error: None,
         }
@@ -262,7 +269,9 @@ impl<'s> Pipeline<'s> {
                 return;
             }
         }
-        self.apply_posts(r.ts);
+        if !self.state_off {
+            self.apply_posts(r.ts);
+        }
         let Some((tp, kind)) = decoder.decode(r.raw) else {
             self.undecodable += 1;
             return;
@@ -314,8 +323,11 @@ impl<'s> Pipeline<'s> {
             raw: r.raw,
             kind,
         };
-        apply::state_before_output(&ev, &mut self.state);
-        if let Some(change) = crate::decode::tcp_change(&tp.role, r.raw) {
+        if !self.state_off {
+            apply::state_before_output(&ev, &mut self.state);
+        }
+        if let Some(change) = crate::decode::tcp_change(&tp.role, r.raw).filter(|_| !self.state_off)
+        {
             let call = self
                 .in_flight
                 .current(r.tid)
@@ -365,7 +377,9 @@ impl<'s> Pipeline<'s> {
                         self.last_exit.insert(r.tid, (name, c.args, ret));
                     }
                 }
-                if let (Some(c), Some(name)) = (&call, syscalls::name(decoder.arch, nr)) {
+                if let (Some(c), Some(name), false) =
+                    (&call, syscalls::name(decoder.arch, nr), self.state_off)
+                {
                     effects::apply_exit(
                         &mut self.state,
                         r.tid,
