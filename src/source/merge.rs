@@ -73,6 +73,8 @@ struct Entry {
 struct Queue {
     entries: VecDeque<Entry>,
     bytes: Vec<u8>,
+    /// The other buffer [`Queue::compact`] copies into.
+    spare: Vec<u8>,
     /// Bytes of `bytes` still referenced by entries.
     live: usize,
 }
@@ -101,14 +103,18 @@ impl Queue {
         }
     }
 
+    /// Copies the live records into the spare buffer and swaps the two. Both keep their
+    /// capacity: a storm would otherwise reallocate (and page-fault in) a fresh buffer on
+    /// every compaction.
     fn compact(&mut self) {
-        let mut bytes = Vec::with_capacity(self.live.max(4096));
+        let mut bytes = std::mem::take(&mut self.spare);
+        bytes.clear();
         for e in self.entries.iter_mut() {
             let off = bytes.len();
             bytes.extend_from_slice(&self.bytes[e.off..e.off + e.len]);
             e.off = off;
         }
-        self.bytes = bytes;
+        self.spare = std::mem::replace(&mut self.bytes, bytes);
     }
 
     fn front_time(&self) -> Option<u64> {
