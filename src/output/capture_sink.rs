@@ -170,7 +170,7 @@ impl CaptureSink {
         };
         self.file_first_ts.get_or_insert(ev.ts);
         // Values attached to the call since last written: before the event that shows them.
-        if let Some(call) = view.call {
+        if let Some(call) = view.call.filter(|c| !c.resolved.is_empty()) {
             let entry = self.values_written.entry(ev.tid).or_insert((call.ts, 0));
             if entry.0 != call.ts {
                 *entry = (call.ts, 0);

@@ -607,6 +607,17 @@ pub fn local_utc_offset(epoch_sec: i64) -> i64 {
     if ok { tm.tm_gmtoff } else { 0 }
 }
 
+/// Lowers the calling thread's scheduling priority to `nice` (Linux applies nice values
+/// per thread). Best effort: an error leaves the priority as it was.
+pub fn nice_this_thread(nice: i32) {
+    // SAFETY: gettid has no preconditions; setpriority on our own thread id only changes
+    // its scheduling weight.
+    unsafe {
+        let tid = libc::gettid();
+        let _ = libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice);
+    }
+}
+
 /// Clock ticks per second (the unit of /proc/PID/stat times).
 pub fn clock_ticks() -> Option<u64> {
     // SAFETY: sysconf has no preconditions and only reads configuration.
