@@ -10,7 +10,7 @@
 
 use std::io::{self, Write};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
@@ -23,12 +23,6 @@ use super::framing::{BLOCK_FLAG_DEFLATE, BLOCK_HEADER_LEN, BlockHeader, MAX_BLOC
 
 /// Blocks queued for the writer thread at most (each at most a batch, 256 KiB by default).
 const QUEUE: usize = 8;
-
-/// With this many blocks waiting, the writer thread stores blocks without deflating them
-/// until it has caught up: under a storm the CPU goes to draining the kernel's rings (a
-/// lost event is gone; an uncompressed block only takes more disk). Blocks carry their
-/// own compression flag, so readers see no difference.
-const BEHIND: usize = QUEUE / 2;
 
 /// Frames and writes blocks to `out`.
 pub struct BlockOut<W: Write> {
@@ -60,11 +54,6 @@ impl<W: Write> BlockOut<W> {
 
     /// Writes one block (deflated when compressing and that makes it smaller).
     pub fn write_block(&mut self, kind: u16, payload: &[u8]) -> io::Result<()> {
-        self.write_block_as(kind, payload, true)
-    }
-
-    /// [`Self::write_block`]; `deflate` false stores it as it is even when compressing.
-    fn write_block_as(&mut self, kind: u16, payload: &[u8], deflate: bool) -> io::Result<()> {
         if payload.len() > MAX_BLOCK_BYTES as usize {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -73,7 +62,7 @@ impl<W: Write> BlockOut<W> {
         }
         let mut flags = 0u16;
         let mut stored: &[u8] = payload;
-        if let Some(d) = self.deflater.as_deref_mut().filter(|_| deflate)
+        if let Some(d) = self.deflater.as_deref_mut()
             && payload.len() >= 64
             && deflate_into(d, payload, &mut self.zbuf)
             && self.zbuf.len() < payload.len()
@@ -139,8 +128,6 @@ struct Worker<W: Write> {
     blocks: u64,
     /// Payload buffers the thread is done with, reused for the next blocks.
     spare: Receiver<Vec<u8>>,
-    /// Blocks sent and not yet taken by the thread.
-    waiting: Arc<AtomicUsize>,
 }
 
 /// Blocks written inline or by a writer thread.
@@ -174,8 +161,6 @@ impl<W: Write + Send + 'static> Blocks<W> {
         let (spare_tx, spare) = sync_channel::<Vec<u8>>(QUEUE + 2);
         let bytes = Arc::new(AtomicU64::new(out.bytes));
         let counter = bytes.clone();
-        let waiting = Arc::new(AtomicUsize::new(0));
-        let queued = waiting.clone();
         let blocks = out.blocks;
         let thread = std::thread::Builder::new()
             .name("tpdig-writer".into())
@@ -190,8 +175,7 @@ impl<W: Write + Send + 'static> Blocks<W> {
                     }
                     let r = match msg {
                         Msg::Block(kind, payload) => {
-                            let behind = queued.fetch_sub(1, Ordering::Relaxed) > BEHIND;
-                            let r = out.write_block_as(kind, &payload, !behind);
+                            let r = out.write_block(kind, &payload);
                             let _ = spare_tx.try_send(payload);
                             r
                         }
@@ -210,7 +194,6 @@ impl<W: Write + Send + 'static> Blocks<W> {
                 bytes,
                 blocks,
                 spare,
-                waiting,
             }),
         })
     }
@@ -223,7 +206,6 @@ impl<W: Write> Blocks<W> {
             buf.clear();
             buf.extend_from_slice(payload);
             w.blocks += 1;
-            w.waiting.fetch_add(1, Ordering::Relaxed);
             return self.send(Msg::Block(kind, buf));
         }
         match self.inline.as_mut() {
@@ -343,11 +325,7 @@ mod tests {
             let (a, b) = (a.into_inline().unwrap(), b.into_inline().unwrap());
             assert_eq!(a.blocks, b.blocks);
             assert_eq!(b.bytes as usize, b.out.len());
-            // Byte for byte when storing; when compressing, a thread that fell behind may
-            // have stored some blocks as they are: the same payloads either way.
-            if level.is_none() {
-                assert_eq!(a.out, b.out);
-            }
+            assert_eq!(a.out, b.out);
             assert_eq!(payloads(&a.out), payloads(&b.out));
         }
     }
