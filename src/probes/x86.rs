@@ -14,7 +14,7 @@
 //! enters next and drops it otherwise (a branch landing between the `mov` and the
 //! `syscall` cannot attach a value to the wrong call).
 //!
-//! No I/O; total on any input (fuzzed through `elf`'s mutation test and the unit tests).
+//! No I/O; total on any input (fuzz target `machine_code`, and the unit tests below).
 
 /// The opcode map an instruction's opcode byte belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
