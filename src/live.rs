@@ -3,7 +3,9 @@
 //! One thread does everything. The kernel never waits for it: rings are written by the
 //! kernel and overrun (counted as drops) if tpdig falls behind. The loop sleeps in poll until
 //! a ring passes its watermark or the poll interval ends, drains every ring into the merge
-//! queues, then hands on, in timestamp order, every record older than the reorder window.
+//! queues, then hands on, in timestamp order, every record older than the reorder window —
+//! a slice at a time, draining again between slices, so a burst the pipeline cannot keep
+//! up with piles up in the merger (bounded, see `source::merge`) rather than in the rings.
 
 use crate::command;
 use crate::compat::Compat;
@@ -38,6 +40,18 @@ const LIFECYCLE: &[(&str, &str)] = &[
 /// How often the loop wakes even when no ring reached its watermark: bounds the latency of
 /// live output and of reacting to -M and signals.
 const POLL_INTERVAL_MS: i32 = 100;
+const POLL_INTERVAL: Duration = Duration::from_millis(POLL_INTERVAL_MS as u64);
+
+/// Records handed on between two drains of the rings while catching up (about a
+/// millisecond of work: a storm fills an 8 MiB ring in some 30 ms).
+const CATCH_UP_SLICE: usize = 4096;
+
+/// How long to wait before draining again while a sink is not ready.
+const SINK_WAIT_MS: i32 = 2;
+
+/// How much a backlog may hold in the merger before the rings are left to fill (and, if
+/// the pipeline stays behind, to drop, as they would without it).
+const BACKLOG_BYTES: usize = 64 << 20;
 
 pub struct LiveOptions {
     pub buffer_bytes: usize,
@@ -382,6 +396,9 @@ pub fn capture(
         )
     };
 
+    // Set when the last round ended behind: `Some(0)` with records left to hand on (its
+    // time was up), `Some(SINK_WAIT_MS)` when a sink could not take more.
+    let mut behind: Option<i32> = None;
     while !pipeline.done {
         if let Some(sig) = signals.pending() {
             match command.as_mut() {
@@ -404,7 +421,7 @@ pub fn capture(
                 break;
             }
         }
-        let mut timeout = POLL_INTERVAL_MS;
+        let mut timeout = behind.unwrap_or(POLL_INTERVAL_MS);
         if let Some(max) = opts.max_duration {
             let left = max.saturating_sub(start.elapsed());
             if left.is_zero() {
@@ -416,9 +433,29 @@ pub fn capture(
         engine
             .wait(timeout)
             .map_err(|e| AppError::runtime(format!("poll: {e}")))?;
-        let now = clock.now_perf();
-        engine.drain_rings(|ring, s| merger.push(ring, &s));
-        merger.pop_ready(watermark(now), |s| record(&mut pipeline, s));
+        // Behind a burst, hand records on in slices and drain the rings between them: the
+        // backlog then waits in the merger's memory instead of filling the kernel's rings
+        // until they overflow. Bounded in time, so signals and -M are still seen.
+        let busy_since = Instant::now();
+        behind = loop {
+            let now = clock.now_perf();
+            if merger.queued_bytes() < BACKLOG_BYTES {
+                engine.drain_rings(|ring, s| merger.push(ring, &s));
+            }
+            if !pipeline.ready() {
+                // The capture writer is behind: keep the backlog here, and drain again
+                // soon without waiting for a ring's watermark.
+                break Some(SINK_WAIT_MS);
+            }
+            let n = merger
+                .pop_ready_at_most(watermark(now), CATCH_UP_SLICE, |s| record(&mut pipeline, s));
+            if n < CATCH_UP_SLICE || pipeline.done {
+                break None;
+            }
+            if busy_since.elapsed() >= POLL_INTERVAL {
+                break Some(0);
+            }
+        };
         pipeline.flush();
     }
     engine.disable();

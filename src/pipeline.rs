@@ -464,6 +464,11 @@ impl<'s> Pipeline<'s> {
             .is_none_or(|f| f.matches(view))
     }
 
+    /// Whether every sink can take a slice of events without waiting (see `Sink::ready`).
+    pub fn ready(&self) -> bool {
+        self.sinks.iter().all(|s| s.ready())
+    }
+
     pub fn flush(&mut self) {
         let mut failure = None;
         for sink in self.sinks.iter_mut() {

@@ -4,13 +4,14 @@
 //! A live `-w` runs in the thread that drains the perf rings. Deflating a 256 KiB batch
 //! and writing it there stalls the drain for as long as that takes, and a syscall storm
 //! overflows the rings meanwhile. [`Blocks::background`] hands each payload to a writer
-//! thread instead (through a short bounded queue, so memory stays bounded and a slow disk
-//! still pushes back); the drain thread only copies the payload once. The file's contents
-//! are the same either way.
+//! thread instead, through a bounded queue, so memory stays bounded and a slow disk still
+//! pushes back: [`Blocks::has_room`] tells the live loop to keep events in its own backlog
+//! (and go on draining the rings) before a send would block. The drain thread only copies
+//! the payload once. The file's contents are the same either way.
 
 use std::io::{self, Write};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
@@ -21,8 +22,17 @@ use miniz_oxide::deflate::core::{
 use super::crc32::crc32;
 use super::framing::{BLOCK_FLAG_DEFLATE, BLOCK_HEADER_LEN, BlockHeader, MAX_BLOCK_BYTES};
 
-/// Blocks queued for the writer thread at most (each at most a batch, 256 KiB by default).
-const QUEUE: usize = 8;
+/// Blocks queued for the writer thread at most (each at most a batch, 256 KiB by default,
+/// so at most 16 MiB): room for the writer to fall behind while it shares a CPU with the
+/// drain thread during a burst.
+const QUEUE: usize = 64;
+
+/// Queue slots [`Blocks::has_room`] wants free: more blocks than a slice of events fills.
+const HEADROOM: usize = 8;
+
+/// Payload buffers kept for reuse once written (the rest are freed, so memory goes back
+/// down after a storm).
+const SPARES: usize = 8;
 
 /// Frames and writes blocks to `out`.
 pub struct BlockOut<W: Write> {
@@ -125,6 +135,8 @@ struct Worker<W: Write> {
     thread: JoinHandle<Ended<W>>,
     /// Bytes the thread has written so far (for size-based rotation).
     bytes: Arc<AtomicU64>,
+    /// Messages sent and not yet handled by the thread.
+    queued: Arc<AtomicUsize>,
     blocks: u64,
     /// Payload buffers the thread is done with, reused for the next blocks.
     spare: Receiver<Vec<u8>>,
@@ -158,19 +170,24 @@ impl<W: Write + Send + 'static> Blocks<W> {
     /// Moves `out` to a writer thread.
     pub fn background(mut out: BlockOut<W>) -> io::Result<Blocks<W>> {
         let (tx, rx) = sync_channel::<Msg>(QUEUE);
-        let (spare_tx, spare) = sync_channel::<Vec<u8>>(QUEUE + 2);
+        let (spare_tx, spare) = sync_channel::<Vec<u8>>(SPARES);
         let bytes = Arc::new(AtomicU64::new(out.bytes));
         let counter = bytes.clone();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let handled = queued.clone();
         let blocks = out.blocks;
         let thread = std::thread::Builder::new()
             .name("tpdig-writer".into())
             .spawn(move || {
-                // The drain thread must win the CPU over this one: a late block only waits
-                // in the queue, a late drain loses events.
+                // The drain thread wins a shared CPU over this one: a late block only waits
+                // in the queue, a late drain loses events. When the queue fills, the drain
+                // thread stops handing on events (`has_room`) and sleeps between drains
+                // rather than blocking on the queue, which leaves this thread the CPU.
                 crate::perf::sys::nice_this_thread(10);
                 let mut failed = None;
                 for msg in rx {
                     if failed.is_some() {
+                        handled.fetch_sub(1, Ordering::Relaxed);
                         continue; // keep draining so the sender never blocks forever
                     }
                     let r = match msg {
@@ -182,6 +199,7 @@ impl<W: Write + Send + 'static> Blocks<W> {
                         Msg::Flush => out.out.flush(),
                     };
                     counter.store(out.bytes, Ordering::Relaxed);
+                    handled.fetch_sub(1, Ordering::Relaxed);
                     failed = r.err();
                 }
                 (out, failed)
@@ -192,6 +210,7 @@ impl<W: Write + Send + 'static> Blocks<W> {
                 tx,
                 thread,
                 bytes,
+                queued,
                 blocks,
                 spare,
             }),
@@ -225,9 +244,19 @@ impl<W: Write> Blocks<W> {
         }
     }
 
+    /// Whether the writer thread's queue has room for a few more blocks.
+    pub fn has_room(&self) -> bool {
+        self.worker
+            .as_ref()
+            .is_none_or(|w| w.queued.load(Ordering::Relaxed) + HEADROOM <= QUEUE)
+    }
+
     fn send(&mut self, msg: Msg) -> io::Result<()> {
-        if self.worker.as_ref().is_some_and(|w| w.tx.send(msg).is_ok()) {
-            return Ok(());
+        if let Some(w) = self.worker.as_ref() {
+            w.queued.fetch_add(1, Ordering::Relaxed);
+            if w.tx.send(msg).is_ok() {
+                return Ok(());
+            }
         }
         // The thread is gone: it can only have stopped on an error (or panicked).
         self.join()?;
@@ -328,6 +357,35 @@ mod tests {
             assert_eq!(a.out, b.out);
             assert_eq!(payloads(&a.out), payloads(&b.out));
         }
+    }
+
+    /// Output that holds every write until the gate's sender is dropped.
+    struct Gate(std::sync::mpsc::Receiver<()>);
+    impl Write for Gate {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            let _ = self.0.recv();
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_writer_thread_behind_says_so_before_a_send_would_block() {
+        let (open, gate) = std::sync::mpsc::channel();
+        let mut b = Blocks::background(BlockOut::new(Gate(gate), None)).unwrap();
+        let mut sent = 0;
+        while b.has_room() {
+            b.write_block(1, &[0; 100]).unwrap();
+            sent += 1;
+            assert!(sent <= QUEUE, "has_room never said no");
+        }
+        assert!(sent + HEADROOM > QUEUE, "said no after {sent} blocks");
+        // The sends so far did not block, and HEADROOM more still would not.
+        drop(open);
+        let out = b.into_inline().unwrap();
+        assert_eq!(out.blocks, sent as u64);
     }
 
     struct Full;

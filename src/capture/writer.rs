@@ -133,6 +133,12 @@ impl<W: Write> CaptureWriter<W> {
         self.blocks.get_ref()
     }
 
+    /// Whether a few more batches can be written without waiting for the writer thread
+    /// (always, when writing inline).
+    pub fn has_room(&self) -> bool {
+        self.blocks.has_room()
+    }
+
     /// Flushes the output (after the blocks written so far).
     pub fn flush(&mut self) -> io::Result<()> {
         self.blocks.flush()

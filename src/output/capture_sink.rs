@@ -234,6 +234,10 @@ impl Sink for CaptureSink {
         self.store(view)
     }
 
+    fn ready(&self) -> bool {
+        self.writer.as_ref().is_none_or(|w| w.has_room())
+    }
+
     /// Writes the pending batch at most once a second, so a capture cut off (SIGKILL, power)
     /// loses at most about a second, without making blocks tiny.
     fn flush(&mut self) -> io::Result<()> {

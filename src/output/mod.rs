@@ -44,6 +44,12 @@ pub trait Sink {
         Ok(())
     }
 
+    /// Whether the sink can take a slice of events (some thousands) now without waiting
+    /// for its output. A live capture that is told no keeps draining the kernel's rings
+    /// into memory and comes back later, rather than stalling with the rings filling.
+    fn ready(&self) -> bool {
+        true
+    }
     /// Called after each batch of events and at the end.
     fn flush(&mut self) -> io::Result<()>;
     /// Called once at the end, with the records the kernel dropped per CPU.

@@ -3,8 +3,9 @@
 //! A batch is everything between our tail and the head loaded (Acquire) at the start of
 //! `read`. Records are handed out one at a time as a single slice: records that wrap the
 //! end of the ring are copied into a scratch buffer, the others are borrowed in place
-//! (the common case, no copy). After the batch the tail moves to the head (Release), so
-//! the kernel can reuse the space: callers must copy what they keep.
+//! (the common case, no copy). The batch is framed in steps of [`RELEASE_STEP`] bytes, and
+//! after each step the tail moves past its records (Release), so the kernel can reuse the
+//! space while the rest is read: callers must copy what they keep.
 //!
 //! The header's size is the only framing there is. A size below a header or beyond the
 //! bytes written means the ring (or our position in it) is corrupt, and no later record
@@ -97,45 +98,72 @@ impl Ring {
     }
 
     /// Hands every complete record up to the current head to `f` as
-    /// `(stream position, record bytes)`, then releases the space. Returns the number of
-    /// records. On a framing error the records before it were delivered, the rest of the
-    /// batch is dropped, and the error is returned.
+    /// `(stream position, record bytes)`, releasing the space a step at a time (see
+    /// [`RELEASE_STEP`]). Returns the number of records. On a framing error the records
+    /// before it were delivered, the rest of the batch is dropped, and the error is
+    /// returned.
     pub fn read(&mut self, mut f: impl FnMut(u64, &[u8])) -> Result<usize, RingError> {
         let head = self.map.data_head();
-        let tail = self.tail;
-        let avail = head.wrapping_sub(tail);
+        let avail = head.wrapping_sub(self.tail);
         if avail == 0 {
             return Ok(0);
         }
         let data_size = self.map.data_size();
-        let result = if avail > data_size as u64 {
+        let mut result = if avail > data_size as u64 {
             Err(RingError {
-                position: tail,
+                position: self.tail,
                 kind: RingErrorKind::HeadJump {
                     head,
-                    tail,
+                    tail: self.tail,
                     data_size,
                 },
             })
         } else {
-            let (a, b) = self.map.window(tail, avail as usize);
-            frame(a, b, tail, &mut self.scratch, &mut f)
+            Ok(0)
         };
+        while let Ok(n) = &mut result {
+            let left = head.wrapping_sub(self.tail);
+            if left == 0 {
+                break;
+            }
+            let step = left.min(RELEASE_STEP as u64) as usize;
+            let (a, b) = self.map.window(self.tail, step);
+            let more = left - step as u64;
+            match frame(a, b, self.tail, more, &mut self.scratch, &mut f) {
+                Ok((records, used)) if used > 0 => {
+                    *n += records;
+                    self.tail = self.tail.wrapping_add(used as u64);
+                    self.map.set_data_tail(self.tail);
+                }
+                // A window the kernel no longer vouches for (clamped to nothing).
+                Ok(_) => break,
+                Err(e) => result = Err(e),
+            }
+        }
         self.tail = head;
         self.map.set_data_tail(head);
         result
     }
 }
 
+/// Bytes framed before their space goes back to the kernel. Draining a full ring takes
+/// milliseconds; giving its space back only at the end would leave the kernel a full ring,
+/// dropping records, for all that time.
+pub const RELEASE_STEP: usize = 256 << 10;
+
 /// Splits the two-part window `a ++ b` (starting at stream position `start`) into
-/// records. Kept free of the mapping so it can be tested on plain slices.
+/// records, and returns how many records and bytes it consumed. `more` is how many bytes
+/// follow the window in the batch: a record cut by the window's end is then left for the
+/// next window (the count of bytes says where it starts); with nothing more, it is an
+/// error. Kept free of the mapping so it can be tested on plain slices.
 pub fn frame(
     a: &[u8],
     b: &[u8],
     start: u64,
+    more: u64,
     scratch: &mut Vec<u8>,
     f: &mut impl FnMut(u64, &[u8]),
-) -> Result<usize, RingError> {
+) -> Result<(usize, usize), RingError> {
     let total = a.len() + b.len();
     let mut off = 0usize;
     let mut n = 0;
@@ -143,6 +171,9 @@ pub fn frame(
         let left = (total - off) as u64;
         let position = start + off as u64;
         if left < HEADER_SIZE as u64 {
+            if more > 0 {
+                break;
+            }
             return Err(RingError {
                 position,
                 kind: RingErrorKind::Truncated { available: left },
@@ -151,14 +182,17 @@ pub fn frame(
         let mut hdr = [0u8; HEADER_SIZE];
         copy_out(a, b, off, &mut hdr);
         let size = u16::from_ne_bytes([hdr[6], hdr[7]]);
-        if (size as usize) < HEADER_SIZE || size as u64 > left {
+        if (size as usize) < HEADER_SIZE || size as u64 > left + more {
             return Err(RingError {
                 position,
                 kind: RingErrorKind::BadSize {
                     size,
-                    available: left,
+                    available: left + more,
                 },
             });
+        }
+        if size as u64 > left {
+            break;
         }
         let size = size as usize;
         if off + size <= a.len() {
@@ -174,7 +208,7 @@ pub fn frame(
         off += size;
         n += 1;
     }
-    Ok(n)
+    Ok((n, off))
 }
 
 /// What a walk over a backward ring found.
@@ -344,6 +378,30 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_larger_than_a_release_step_is_read_whole_and_in_order() {
+        // 512 KiB of ring: a full batch spans two release steps, and 48-byte records do
+        // not divide a step, so one record straddles the step boundary.
+        let mut map = RingMap::heap(128, 4096);
+        let mut tids = Vec::new();
+        // Start off zero, so the batch also wraps the end of the ring.
+        for t in 0..1000u32 {
+            assert!(map.fake_write(&sample_bytes(1, t, 0, 0, &[0; 8])));
+        }
+        let mut ring = Ring::new(map);
+        let _ = collect(&mut ring);
+        let mut next = 1000u32;
+        while ring.map.fake_write(&sample_bytes(1, next, 0, 0, &[0; 8])) {
+            tids.push(next);
+            next += 1;
+        }
+        assert!(tids.len() * 48 > RELEASE_STEP + 48);
+        let (got, r) = collect(&mut ring);
+        assert_eq!(r, Ok(tids.len()));
+        assert_eq!(got.iter().map(|g| g.1).collect::<Vec<_>>(), tids);
+        assert_eq!(ring.map.data_tail(), ring.map.data_head());
+    }
+
+    #[test]
     fn lost_records_pass_through() {
         let mut map = RingMap::heap(1, 4096);
         map.fake_write(&lost_bytes(3, 41));
@@ -463,15 +521,34 @@ mod tests {
             let (a, b) = rec.split_at(cut);
             let mut scratch = Vec::new();
             let mut got = Vec::new();
-            let n = frame(a, b, 100, &mut scratch, &mut |p, r| {
+            let n = frame(a, b, 100, 0, &mut scratch, &mut |p, r| {
                 got.push((p, r.to_vec()))
             })
             .unwrap();
-            assert_eq!(n, 1);
+            assert_eq!(n, (1, rec.len()));
             assert_eq!(got, vec![(100, rec.clone())]);
         }
         let mut scratch = Vec::new();
-        let e = frame(&rec[..5], &[], 0, &mut scratch, &mut |_, _| {}).unwrap_err();
+        let e = frame(&rec[..5], &[], 0, 0, &mut scratch, &mut |_, _| {}).unwrap_err();
         assert_eq!(e.kind, RingErrorKind::Truncated { available: 5 });
+    }
+
+    #[test]
+    fn frame_leaves_a_record_cut_by_the_window_for_the_next() {
+        let one = sample_bytes(1, 5, 1, 0, &[1; 12]);
+        let two: Vec<u8> = [one.clone(), one.clone()].concat();
+        let mut scratch = Vec::new();
+        for cut in one.len()..two.len() {
+            let more = (two.len() - cut) as u64;
+            let mut got = 0;
+            let r = frame(&two[..cut], &[], 0, more, &mut scratch, &mut |_, _| {
+                got += 1
+            });
+            assert_eq!(r, Ok((1, one.len())), "cut at {cut}");
+            assert_eq!(got, 1);
+        }
+        // A size beyond everything the batch holds is still corrupt.
+        let e = frame(&one[..10], &[], 0, 4, &mut scratch, &mut |_, _| {}).unwrap_err();
+        assert!(matches!(e.kind, RingErrorKind::BadSize { .. }), "{e}");
     }
 }

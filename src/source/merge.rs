@@ -19,8 +19,11 @@
 //! watermark that does not advance) forces an early release of everything up to the time
 //! that brings it back to half its cap, counted as `early` (a reorder risk).
 //!
-//! Raw bytes are copied into a per-queue arena (one growing byte vector, compacted when
-//! mostly dead), not one allocation per sample; entries index into it. Within a queue,
+//! Raw bytes are copied into a per-queue arena of fixed-size chunks, not one allocation per
+//! sample; entries index into it, and a chunk goes back to a shared spare list once every
+//! sample in it is emitted. A backlog of tens of megabytes (a live capture catching up
+//! after a burst) therefore grows and shrinks a chunk at a time: no reallocation or
+//! compaction copies it whole while the rings wait to be drained. Within a queue,
 //! a slightly out-of-order sample is inserted in place (ties keep arrival order), so
 //! output is deterministic: by time, then stream index, then arrival.
 //!
@@ -65,34 +68,60 @@ struct Entry {
     pid: u32,
     tid: u32,
     cpu: u32,
+    len: u32,
+    /// Sequence number of the chunk holding the raw bytes, and the offset in it.
+    chunk: u64,
     off: usize,
-    len: usize,
 }
+
+/// Raw bytes of consecutive samples, and how many of them are still queued.
+struct Chunk {
+    bytes: Vec<u8>,
+    live: usize,
+}
+
+/// Bytes per arena chunk (a larger sample gets a chunk of its own size).
+const CHUNK_BYTES: usize = 256 << 10;
+
+/// Emptied chunks kept for reuse, per merger; the rest go back to the allocator.
+const SPARE_CHUNKS: usize = 16;
 
 #[derive(Default)]
 struct Queue {
     entries: VecDeque<Entry>,
-    bytes: Vec<u8>,
-    /// The other buffer [`Queue::compact`] copies into.
-    spare: Vec<u8>,
-    /// Bytes of `bytes` still referenced by entries.
+    /// The arena: chunks in the order they were filled; `chunks[0]` has sequence number
+    /// `first_chunk`. Only the last one is written to.
+    chunks: VecDeque<Chunk>,
+    first_chunk: u64,
+    /// Raw bytes still referenced by entries.
     live: usize,
 }
 
 impl Queue {
-    fn push(&mut self, s: &Sample<'_>) {
-        if self.bytes.len() > 2 * self.live + (64 << 10) {
-            self.compact();
+    fn push(&mut self, s: &Sample<'_>, spare: &mut Vec<Vec<u8>>) {
+        let room = self
+            .chunks
+            .back()
+            .is_some_and(|c| c.bytes.capacity() - c.bytes.len() >= s.raw.len());
+        if !room {
+            let mut bytes = spare.pop().unwrap_or_default();
+            bytes.clear();
+            bytes.reserve_exact(CHUNK_BYTES.max(s.raw.len()));
+            self.chunks.push_back(Chunk { bytes, live: 0 });
         }
+        let seq = self.first_chunk + self.chunks.len() as u64 - 1;
+        let chunk = self.chunks.back_mut().expect("a chunk was just ensured");
         let e = Entry {
             time: s.time,
             pid: s.pid,
             tid: s.tid,
             cpu: s.cpu,
-            off: self.bytes.len(),
-            len: s.raw.len(),
+            len: s.raw.len() as u32,
+            chunk: seq,
+            off: chunk.bytes.len(),
         };
-        self.bytes.extend_from_slice(s.raw);
+        chunk.bytes.extend_from_slice(s.raw);
+        chunk.live += 1;
         self.live += s.raw.len();
         match self.entries.back() {
             Some(b) if b.time > s.time => {
@@ -103,18 +132,40 @@ impl Queue {
         }
     }
 
-    /// Copies the live records into the spare buffer and swaps the two. Both keep their
-    /// capacity: a storm would otherwise reallocate (and page-fault in) a fresh buffer on
-    /// every compaction.
-    fn compact(&mut self) {
-        let mut bytes = std::mem::take(&mut self.spare);
-        bytes.clear();
-        for e in self.entries.iter_mut() {
-            let off = bytes.len();
-            bytes.extend_from_slice(&self.bytes[e.off..e.off + e.len]);
-            e.off = off;
+    fn chunk_index(&self, e: &Entry) -> usize {
+        (e.chunk - self.first_chunk) as usize
+    }
+
+    /// Hands the first sample to `f` and removes it; the chunks it emptied at the front go
+    /// to `spare` (up to `SPARE_CHUNKS`).
+    fn pop_front(&mut self, f: &mut impl FnMut(Sample<'_>), spare: &mut Vec<Vec<u8>>) -> bool {
+        let Some(e) = self.entries.pop_front() else {
+            return false;
+        };
+        let ci = self.chunk_index(&e);
+        let chunk = &mut self.chunks[ci];
+        f(Sample {
+            pid: e.pid,
+            tid: e.tid,
+            time: e.time,
+            cpu: e.cpu,
+            raw: &chunk.bytes[e.off..e.off + e.len as usize],
+        });
+        chunk.live -= 1;
+        self.live -= e.len as usize;
+        // Keep the last chunk for the next pushes unless the queue is empty.
+        while self
+            .chunks
+            .front()
+            .is_some_and(|c| c.live == 0 && (self.chunks.len() > 1 || self.entries.is_empty()))
+        {
+            let c = self.chunks.pop_front().expect("front exists");
+            self.first_chunk += 1;
+            if spare.len() < SPARE_CHUNKS {
+                spare.push(c.bytes);
+            }
         }
-        self.spare = std::mem::replace(&mut self.bytes, bytes);
+        true
     }
 
     fn front_time(&self) -> Option<u64> {
@@ -135,6 +186,8 @@ pub struct Merger {
     cap_samples: usize,
     cap_bytes: usize,
     heap: BinaryHeap<Reverse<(u64, usize)>>,
+    /// Emptied arena chunks, reused by any queue.
+    spare: Vec<Vec<u8>>,
 }
 
 impl Default for Merger {
@@ -159,6 +212,7 @@ impl Merger {
             cap_samples: cap_samples.max(1),
             cap_bytes: cap_bytes.max(1),
             heap: BinaryHeap::new(),
+            spare: Vec::new(),
         }
     }
 
@@ -171,7 +225,7 @@ impl Merger {
         if self.last_emitted.is_some_and(|t| s.time < t) {
             self.stats.late += 1;
         }
-        self.queues[stream].push(s);
+        self.queues[stream].push(s, &mut self.spare);
         self.queued += 1;
         self.stats.pushed += 1;
         self.stats.max_queued = self.stats.max_queued.max(self.queued);
@@ -180,6 +234,12 @@ impl Merger {
     /// Samples queued.
     pub fn len(&self) -> usize {
         self.queued
+    }
+
+    /// Memory the queued samples hold: their raw bytes and their index entries.
+    pub fn queued_bytes(&self) -> usize {
+        let raw: usize = self.queues.iter().map(|q| q.live).sum();
+        raw + self.queued * std::mem::size_of::<Entry>()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -193,10 +253,25 @@ impl Merger {
     /// Emits, in time order, every queued sample with `time <= watermark`; then, if a
     /// queue is over its cap, releases early up to the time that halves it. Returns the
     /// number emitted.
-    pub fn pop_ready(&mut self, watermark: u64, mut f: impl FnMut(Sample<'_>)) -> usize {
-        let mut n = self.emit_until(watermark, &mut f);
-        while let Some(limit) = self.early_limit() {
-            let m = self.emit_until(limit, &mut f);
+    pub fn pop_ready(&mut self, watermark: u64, f: impl FnMut(Sample<'_>)) -> usize {
+        self.pop_ready_at_most(watermark, usize::MAX, f)
+    }
+
+    /// Like [`pop_ready`](Self::pop_ready), stopping after `max` samples: a caller that
+    /// falls behind a burst emits in slices and drains its sources in between, so the
+    /// backlog waits here rather than in a kernel ring that would overflow.
+    pub fn pop_ready_at_most(
+        &mut self,
+        watermark: u64,
+        max: usize,
+        mut f: impl FnMut(Sample<'_>),
+    ) -> usize {
+        let mut n = self.emit_until(watermark, max, &mut f);
+        while n < max {
+            let Some(limit) = self.early_limit() else {
+                break;
+            };
+            let m = self.emit_until(limit, max - n, &mut f);
             self.stats.early += m as u64;
             n += m;
         }
@@ -205,7 +280,7 @@ impl Merger {
 
     /// Emits everything, in time order (end of input).
     pub fn flush(&mut self, mut f: impl FnMut(Sample<'_>)) -> usize {
-        self.emit_until(u64::MAX, &mut f)
+        self.emit_until(u64::MAX, usize::MAX, &mut f)
     }
 
     /// The time up to which to release so the first over-cap queue drops to half its cap.
@@ -218,15 +293,16 @@ impl Merger {
         let keep = (self.cap_samples / 2).min(q.entries.len() - 1);
         let mut idx = q.entries.len() - 1 - keep;
         // And enough bytes: walk forward until the rest fits half the byte cap.
-        let mut rest: usize = q.entries.iter().skip(idx + 1).map(|e| e.len).sum();
+        let mut rest: usize = q.entries.iter().skip(idx + 1).map(|e| e.len as usize).sum();
         while rest > self.cap_bytes / 2 && idx + 1 < q.entries.len() {
             idx += 1;
-            rest -= q.entries[idx].len;
+            rest -= q.entries[idx].len as usize;
         }
         Some(q.entries[idx].time)
     }
 
-    fn emit_until(&mut self, limit: u64, f: &mut impl FnMut(Sample<'_>)) -> usize {
+    /// Emits up to `max` samples with `time <= limit`, in order.
+    fn emit_until(&mut self, limit: u64, max: usize, f: &mut impl FnMut(Sample<'_>)) -> usize {
         self.heap.clear();
         for (i, q) in self.queues.iter().enumerate() {
             if let Some(t) = q.front_time().filter(|&t| t <= limit) {
@@ -234,25 +310,19 @@ impl Merger {
             }
         }
         let mut n = 0;
-        while let Some(Reverse((_, i))) = self.heap.pop() {
+        while n < max {
+            let Some(Reverse((_, i))) = self.heap.pop() else {
+                break;
+            };
             let q = &mut self.queues[i];
-            let Some(e) = q.entries.pop_front() else {
+            let Some(time) = q.front_time() else {
                 continue;
             };
-            q.live -= e.len;
-            f(Sample {
-                pid: e.pid,
-                tid: e.tid,
-                time: e.time,
-                cpu: e.cpu,
-                raw: &q.bytes[e.off..e.off + e.len],
-            });
+            q.pop_front(f, &mut self.spare);
             n += 1;
-            self.last_emitted = Some(self.last_emitted.map_or(e.time, |t| t.max(e.time)));
-            match q.front_time() {
-                Some(t) if t <= limit => self.heap.push(Reverse((t, i))),
-                Some(_) => {}
-                None => q.bytes.clear(),
+            self.last_emitted = Some(self.last_emitted.map_or(time, |t| t.max(time)));
+            if let Some(t) = q.front_time().filter(|&t| t <= limit) {
+                self.heap.push(Reverse((t, i)));
             }
         }
         self.queued -= n;
@@ -399,7 +469,7 @@ mod tests {
     }
 
     #[test]
-    fn byte_cap_and_arena_compaction() {
+    fn byte_cap_and_arena_chunks_are_released() {
         let mut m = Merger::with_caps(usize::MAX, 1000);
         let big = [7u8; 300];
         let mut got = 0;
@@ -418,8 +488,46 @@ mod tests {
             if t >= 10 {
                 m.pop_ready(t - 10, |_| {});
             }
-            assert!(m.queues[0].bytes.len() <= 2 * m.queues[0].live + (64 << 10) + 64);
+            // Only chunks holding queued samples are kept (at most one more, being filled).
+            let q = &m.queues[0];
+            assert!(
+                q.chunks.len() <= q.live / CHUNK_BYTES + 2,
+                "{} chunks",
+                q.chunks.len()
+            );
         }
+    }
+
+    #[test]
+    fn slices_emit_the_same_order_as_one_pop() {
+        let mut rng = Rng(7);
+        let mut whole = Merger::new();
+        let mut sliced = Merger::with_caps(300, usize::MAX);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for round in 0..50u64 {
+            for _ in 0..40 {
+                let (t, stream) = (round * 100 + rng.below(100), rng.below(3) as usize);
+                let raw = raw_for(t, &mut rng);
+                whole.push(stream, &sample(t, stream as u32, &raw));
+                sliced.push(stream, &sample(t, stream as u32, &raw));
+            }
+            let wm = round * 100;
+            whole.pop_ready(wm, |s| a.push(id_of(s.raw)));
+            // Seven at a time, as a caller catching up would.
+            while sliced.pop_ready_at_most(wm, 7, |s| b.push(id_of(s.raw))) == 7 {}
+            assert!(sliced.queued_bytes() > 0);
+        }
+        whole.flush(|s| a.push(id_of(s.raw)));
+        sliced.flush(|s| b.push(id_of(s.raw)));
+        assert_eq!(a, b);
+        assert_eq!(whole.queued_bytes(), 0);
+        // Early release (a queue over its cap) keeps to the limit too.
+        let mut m = Merger::with_caps(10, usize::MAX);
+        for t in 0..100 {
+            m.push(0, &sample(t, 0, b"x"));
+        }
+        assert_eq!(m.pop_ready_at_most(0, 20, |_| {}), 20);
+        assert_eq!(m.stats().early, 19);
     }
 
     #[test]
