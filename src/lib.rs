@@ -29,4 +29,5 @@ pub mod signals;
 pub mod source;
 pub mod state;
 pub mod syscalls;
+pub mod teardown;
 pub mod tracefs;

@@ -332,7 +332,7 @@ pub fn capture(
         fs,
         decoder,
         mut engine,
-        mut probes,
+        probes,
         mut command,
         specs,
         traced_tasks,
@@ -515,13 +515,7 @@ pub fn capture(
             (cpu, read, l)
         })
         .collect();
-    // The kernel refuses to delete probe events while perf still has them open.
-    engine.close();
-    if let Some(p) = probes.as_mut() {
-        if let Err(e) = p.remove() {
-            eprintln!("tpdig: warning: removing probe events: {e}");
-        }
-    }
+    crate::teardown::release(engine, probes);
     Ok(Summary {
         events: pipeline.decoded,
         shown: pipeline.shown,

@@ -562,12 +562,7 @@ pub fn run(opts: &FlightOptions) -> AppResult<FlightSummary> {
         exit_status = exit_status.or_else(|| c.exited());
     }
     let lost = engine.lost_per_cpu();
-    engine.close();
-    if let Some(p) = dumper.probes.as_mut()
-        && let Err(e) = p.remove()
-    {
-        eprintln!("tpdig: warning: removing probe events: {e}");
-    }
+    crate::teardown::release(engine, dumper.probes.take());
     Ok(FlightSummary {
         mode,
         dumps: reports,

@@ -726,6 +726,15 @@ impl<K: Kernel> Engine<K> {
         });
     }
 
+    /// The descriptors of every open event (to keep open across a fork).
+    pub fn raw_fds(&self) -> Vec<i32> {
+        use std::os::fd::AsRawFd;
+        self.tps
+            .iter()
+            .flat_map(|t| t.fds.iter().map(|f| f.as_raw_fd()))
+            .collect()
+    }
+
     /// Tracepoints the kernel does not have, with the error that said so.
     pub fn skipped(&self) -> &[(String, PerfError)] {
         &self.skipped

@@ -618,6 +618,54 @@ pub fn nice_this_thread(nice: i32) {
     }
 }
 
+/// Runs `work` in a forked child that nobody waits for, and returns in the parent: true if
+/// the child was started (then `work` is not run here). The child starts a session of its
+/// own (a terminal's ^C does not reach it), puts /dev/null on its standard streams (a
+/// reader of our output sees its end when we exit), closes every other descriptor but
+/// `keep`, runs `work` and exits without running destructors or flushing buffers that
+/// are the parent's. Refused (false) unless this process has a single thread, so no lock
+/// can be held across the fork by a thread the child does not have.
+pub fn in_detached_child(keep: &[i32], work: impl FnOnce()) -> bool {
+    let threads = std::fs::read_dir("/proc/self/task").map(|d| d.count());
+    if !matches!(threads, Ok(1)) {
+        return false;
+    }
+    // SAFETY: single-threaded (checked above), so the child's copy of memory is consistent;
+    // the child only closes and reopens descriptors, runs `work` and leaves with _exit.
+    match unsafe { libc::fork() } {
+        -1 => false,
+        0 => {
+            // SAFETY: setsid/open/dup2/close act on this process's own session and
+            // descriptors; the path is a NUL-terminated literal.
+            unsafe {
+                libc::setsid();
+                let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+                if null >= 0 {
+                    for fd in 0..3 {
+                        libc::dup2(null, fd);
+                    }
+                }
+            }
+            let open: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+                .map(|d| {
+                    d.flatten()
+                        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                        .collect()
+                })
+                .unwrap_or_default();
+            for fd in open.into_iter().filter(|fd| *fd > 2 && !keep.contains(fd)) {
+                // SAFETY: closing a descriptor number; nothing in the child uses the
+                // descriptors that are not kept.
+                unsafe { libc::close(fd) };
+            }
+            work();
+            // SAFETY: ends the child at once, skipping the parent's exit handlers.
+            unsafe { libc::_exit(0) }
+        }
+        _ => true,
+    }
+}
+
 /// Clock ticks per second (the unit of /proc/PID/stat times).
 pub fn clock_ticks() -> Option<u64> {
     // SAFETY: sysconf has no preconditions and only reads configuration.

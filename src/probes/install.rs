@@ -952,6 +952,11 @@ impl ProbeSet {
 
     /// Deletes every event of this set. The perf fds on them must be closed first (the
     /// kernel answers EBUSY otherwise). Errors name the first event that stayed.
+    /// Leaves the events to someone else to remove (a teardown child): not removed on drop.
+    pub fn disown(&mut self) {
+        self.removed = true;
+    }
+
     pub fn remove(&mut self) -> io::Result<()> {
         let mut first: Option<io::Error> = None;
         for e in self.events.iter().rev() {
