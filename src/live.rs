@@ -5,7 +5,9 @@
 //! a ring passes its watermark or the poll interval ends, drains every ring into the merge
 //! queues, then hands on, in timestamp order, every record older than the reorder window —
 //! a slice at a time, draining again between slices, so a burst the pipeline cannot keep
-//! up with piles up in the merger (bounded, see `source::merge`) rather than in the rings.
+//! up with piles up in the merger (up to `BACKLOG_BYTES`) rather than in the rings. A sink
+//! that cannot take more without waiting (the capture writer's queue is full) is not fed
+//! until it can; the rings are drained meanwhile.
 
 use crate::command;
 use crate::compat::Compat;

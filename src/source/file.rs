@@ -44,15 +44,20 @@ struct Owned {
 }
 
 struct Cursor {
-    path: PathBuf,
     reader: CaptureReader<BufReader<File>>,
-    formats: Vec<FormatRec>,
-    arch: Arch,
-    decoder: Option<Decoder>,
+    meta: FileMeta,
     next: Option<Owned>,
     /// The raw buffer of the last event handed on, for reuse.
     spare: Vec<u8>,
     done: bool,
+}
+
+/// What a file's blocks other than events say: how to decode them, and its drop count.
+struct FileMeta {
+    path: PathBuf,
+    formats: Vec<FormatRec>,
+    arch: Arch,
+    decoder: Option<Decoder>,
     drops: u64,
 }
 
@@ -66,15 +71,17 @@ impl Cursor {
         let reader = CaptureReader::new(BufReader::with_capacity(256 * 1024, f), ropts)
             .map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(Cursor {
-            path: path.to_path_buf(),
             reader,
-            formats: Vec::new(),
-            arch: Arch::native(),
-            decoder: None,
+            meta: FileMeta {
+                path: path.to_path_buf(),
+                formats: Vec::new(),
+                arch: Arch::native(),
+                decoder: None,
+                drops: 0,
+            },
             next: None,
             spare: Vec::new(),
             done: false,
-            drops: 0,
         })
     }
 
@@ -100,73 +107,85 @@ impl Cursor {
                         raw,
                     });
                 }
-                Ok(Item::Format(f)) => {
-                    self.formats.retain(|g| g.id != f.id);
-                    self.formats.push(f);
-                    self.decoder = None;
-                }
-                Ok(Item::Abi(a)) => {
-                    if let Some(arch) = Arch::from_name(&a.arch) {
-                        self.arch = arch;
-                        self.decoder = None;
-                    }
-                }
-                Ok(Item::Threads(t)) => snapshot::restore(
-                    &mut p.state,
-                    &Snapshot {
-                        threads: t,
-                        ..Default::default()
-                    },
-                ),
-                Ok(Item::Fds(f)) => snapshot::restore(
-                    &mut p.state,
-                    &Snapshot {
-                        fds: f,
-                        ..Default::default()
-                    },
-                ),
-                Ok(Item::Users(u)) => snapshot::restore(
-                    &mut p.state,
-                    &Snapshot {
-                        users: u,
-                        ..Default::default()
-                    },
-                ),
-                Ok(Item::Groups(g)) => snapshot::restore(
-                    &mut p.state,
-                    &Snapshot {
-                        groups: g,
-                        ..Default::default()
-                    },
-                ),
-                Ok(Item::UserValues(vals)) => attach(p, vals),
-                Ok(Item::Drops(d)) => self.drops += d.iter().map(|x| x.count).sum::<u64>(),
-                Ok(Item::Machine(_)) | Ok(Item::End(_)) => {}
-                Err(e) => self.error(e, report, skip_bad),
+                Ok(other) => self.meta.take(other, p),
+                Err(e) => self.done |= self.meta.error(e, report, skip_bad),
             }
         }
     }
+}
 
-    fn error(&mut self, e: CaptureError, report: &mut ReplayReport, skip_bad: bool) {
+impl FileMeta {
+    /// Takes in a block that is not events.
+    fn take(&mut self, item: Item<'_>, p: &mut Pipeline<'_>) {
+        match item {
+            Item::Format(f) => {
+                self.formats.retain(|g| g.id != f.id);
+                self.formats.push(f);
+                self.decoder = None;
+            }
+            Item::Abi(a) => {
+                if let Some(arch) = Arch::from_name(&a.arch) {
+                    self.arch = arch;
+                    self.decoder = None;
+                }
+            }
+            Item::Threads(t) => snapshot::restore(
+                &mut p.state,
+                &Snapshot {
+                    threads: t,
+                    ..Default::default()
+                },
+            ),
+            Item::Fds(f) => snapshot::restore(
+                &mut p.state,
+                &Snapshot {
+                    fds: f,
+                    ..Default::default()
+                },
+            ),
+            Item::Users(u) => snapshot::restore(
+                &mut p.state,
+                &Snapshot {
+                    users: u,
+                    ..Default::default()
+                },
+            ),
+            Item::Groups(g) => snapshot::restore(
+                &mut p.state,
+                &Snapshot {
+                    groups: g,
+                    ..Default::default()
+                },
+            ),
+            Item::UserValues(vals) => attach(p, vals),
+            Item::Drops(d) => self.drops += d.iter().map(|x| x.count).sum::<u64>(),
+            Item::Machine(_) | Item::End(_) | Item::Event(_) => {}
+        }
+    }
+
+    /// Records a read error; true when reading this file must stop.
+    fn error(&mut self, e: CaptureError, report: &mut ReplayReport, skip_bad: bool) -> bool {
         let line = format!("{}: {e}", self.path.display());
         match &e {
             CaptureError::UnknownEventFormat { .. } => report.recovered.push(line),
             _ if skip_bad && e.is_recoverable() => report.recovered.push(line),
             _ => {
                 report.errors.push(line);
-                self.done = true;
+                return true;
             }
         }
+        false
     }
 
-    fn decoder(&mut self) -> Result<&Decoder, String> {
+    fn decoder(&mut self) -> AppResult<&Decoder> {
         if self.decoder.is_none() {
             let texts = self
                 .formats
                 .iter()
                 .map(|f| (f.system.as_str(), f.name.as_str(), f.text.as_str()));
-            let d = Decoder::from_texts(texts, self.arch)
-                .map_err(|e| format!("{}: {e}", self.path.display()))?;
+            let d = Decoder::from_texts(texts, self.arch).map_err(|e| {
+                AppError::new(ExitKind::BadInput, format!("{}: {e}", self.path.display()))
+            })?;
             self.decoder = Some(d);
         }
         Ok(self.decoder.as_ref().expect("built above"))
@@ -253,13 +272,23 @@ pub fn replay(
         c.advance(pipeline, &mut report, opts.skip_bad);
     }
     // An empty run still lets the sinks begin (a -w of a capture without events).
-    if let Some(c) = cursors.iter_mut().find(|c| !c.formats.is_empty()) {
-        let d = c
-            .decoder()
-            .map_err(|e| AppError::new(ExitKind::BadInput, e))?;
-        pipeline.begin(d);
+    if let Some(c) = cursors.iter_mut().find(|c| !c.meta.formats.is_empty()) {
+        pipeline.begin(c.meta.decoder()?);
     }
+    // Counts an event; every 4096, flushes the sinks and shows progress (`position`: bytes
+    // read so far).
     let mut since_flush = 0u32;
+    let mut counted = |pipeline: &mut Pipeline<'_>, report: &mut ReplayReport, position: u64| {
+        report.events += 1;
+        since_flush += 1;
+        if since_flush >= 4096 {
+            since_flush = 0;
+            pipeline.flush();
+            if opts.progress {
+                progress.show(position, false);
+            }
+        }
+    };
     while !pipeline.done {
         let Some(i) = (0..cursors.len())
             .filter(|&i| cursors[i].next.is_some())
@@ -269,11 +298,8 @@ pub fn replay(
         };
         let c = &mut cursors[i];
         let ev = c.next.take().expect("chosen for its event");
-        let d = c
-            .decoder()
-            .map_err(|e| AppError::new(ExitKind::BadInput, e))?;
         pipeline.record(
-            d,
+            c.meta.decoder()?,
             Record {
                 ts: ev.ts,
                 cpu: ev.cpu,
@@ -283,20 +309,57 @@ pub fn replay(
             },
         );
         c.spare = ev.raw;
-        report.events += 1;
-        c.advance(pipeline, &mut report, opts.skip_bad);
-        since_flush += 1;
-        if since_flush >= 4096 {
-            since_flush = 0;
-            pipeline.flush();
-            if opts.progress {
-                progress.show(cursors.iter().map(|c| c.reader.position()).sum(), false);
-            }
+        let position = cursors.iter().map(|c| c.reader.position()).sum();
+        counted(pipeline, &mut report, position);
+        if cursors.len() == 1 {
+            // Nothing to merge with: the rest of the events go to the pipeline straight
+            // from the block they are read from.
+            replay_in_place(
+                &mut cursors[0],
+                pipeline,
+                &mut report,
+                opts.skip_bad,
+                &mut counted,
+            )?;
+            break;
         }
+        cursors[i].advance(pipeline, &mut report, opts.skip_bad);
     }
     if opts.progress {
         progress.show(total, true);
     }
-    report.drops = cursors.iter().map(|c| c.drops).sum();
+    report.drops = cursors.iter().map(|c| c.meta.drops).sum();
     Ok(report)
+}
+
+/// Reads the rest of one file, each event handed on from the block it is in.
+fn replay_in_place(
+    c: &mut Cursor,
+    p: &mut Pipeline<'_>,
+    report: &mut ReplayReport,
+    skip_bad: bool,
+    counted: &mut impl FnMut(&mut Pipeline<'_>, &mut ReplayReport, u64),
+) -> AppResult<()> {
+    while !p.done && !c.done {
+        let Some(item) = c.reader.next_item() else {
+            c.done = true;
+            break;
+        };
+        match item {
+            Ok(Item::Event(e)) => {
+                let record = Record {
+                    ts: e.ts,
+                    cpu: e.cpu,
+                    pid: e.pid,
+                    tid: e.tid,
+                    raw: e.raw,
+                };
+                p.record(c.meta.decoder()?, record);
+                counted(p, report, c.reader.position());
+            }
+            Ok(other) => c.meta.take(other, p),
+            Err(e) => c.done |= c.meta.error(e, report, skip_bad),
+        }
+    }
+    Ok(())
 }

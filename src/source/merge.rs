@@ -136,11 +136,11 @@ impl Queue {
         (e.chunk - self.first_chunk) as usize
     }
 
-    /// Hands the first sample to `f` and removes it; the chunks it emptied at the front go
-    /// to `spare` (up to `SPARE_CHUNKS`).
-    fn pop_front(&mut self, f: &mut impl FnMut(Sample<'_>), spare: &mut Vec<Vec<u8>>) -> bool {
+    /// Hands the first sample (if any) to `f` and removes it; the chunks it emptied at the
+    /// front go to `spare` (up to `SPARE_CHUNKS`).
+    fn pop_front(&mut self, f: &mut impl FnMut(Sample<'_>), spare: &mut Vec<Vec<u8>>) {
         let Some(e) = self.entries.pop_front() else {
-            return false;
+            return;
         };
         let ci = self.chunk_index(&e);
         let chunk = &mut self.chunks[ci];
@@ -165,7 +165,6 @@ impl Queue {
                 spare.push(c.bytes);
             }
         }
-        true
     }
 
     fn front_time(&self) -> Option<u64> {
