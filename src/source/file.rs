@@ -3,10 +3,13 @@
 //! Each file is read as a stream of blocks: format texts build the file's decoder (the
 //! reading machine's tracefs plays no part), the snapshot blocks seed the state, exact
 //! user-memory values are handed to the pipeline keyed by thread and time, and event
-//! records are merged across files by timestamp. Memory stays bounded: one block per file
-//! plus one pending event per file.
+//! records are merged across files by timestamp. Each file is read on a thread of its own
+//! (reading, checksums, inflating, framing) that hands on events in batches of about
+//! 256 KiB and every other block as it comes, in file order. Memory stays bounded: a few
+//! batches and one block per file.
 
 use crate::capture::blocks::{EventFormat as FormatRec, UserValue};
+use crate::capture::events::EventRecord;
 use crate::capture::{CaptureError, CaptureReader, Item, ReaderOptions};
 use crate::decode::Decoder;
 use crate::error::{AppError, AppResult, ExitKind};
@@ -17,6 +20,7 @@ use crate::syscalls::Arch;
 use std::fs::File;
 use std::io::{BufReader, IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, Sender, channel, sync_channel};
 use std::time::Instant;
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -35,20 +39,122 @@ pub struct ReplayReport {
     pub recovered: Vec<String>,
 }
 
-struct Owned {
-    ts: u64,
-    cpu: u32,
-    pid: u32,
-    tid: u32,
-    raw: Vec<u8>,
+/// Events read ahead: per event its header fields and where its raw bytes are in `bytes`.
+#[derive(Default)]
+struct EventBatch {
+    recs: Vec<(u64, u32, u32, u32, u32, u32)>,
+    bytes: Vec<u8>,
+}
+
+impl EventBatch {
+    fn push(&mut self, e: &EventRecord<'_>) {
+        let off = self.bytes.len() as u32;
+        self.bytes.extend_from_slice(e.raw);
+        self.recs
+            .push((e.ts, e.cpu, e.pid, e.tid, off, e.raw.len() as u32));
+    }
+
+    fn record(&self, i: usize) -> Record<'_> {
+        let (ts, cpu, pid, tid, off, len) = self.recs[i];
+        Record {
+            ts,
+            cpu,
+            pid,
+            tid,
+            raw: &self.bytes[off as usize..(off + len) as usize],
+        }
+    }
+}
+
+/// Bytes of events the reading thread collects before handing them on.
+const BATCH_BYTES: usize = 256 << 10;
+
+/// What the reading thread hands on, in file order, with its position in the file.
+enum Piece {
+    Events(EventBatch),
+    /// Any other block (formats, snapshot, values...).
+    Item(Item<'static>),
+    Error(CaptureError),
+}
+
+/// The non-event items, which own their contents, as `Item<'static>`.
+fn owned(item: Item<'_>) -> Option<Item<'static>> {
+    Some(match item {
+        Item::Machine(m) => Item::Machine(m),
+        Item::Format(f) => Item::Format(f),
+        Item::Abi(a) => Item::Abi(a),
+        Item::Threads(t) => Item::Threads(t),
+        Item::Fds(f) => Item::Fds(f),
+        Item::Users(u) => Item::Users(u),
+        Item::Groups(g) => Item::Groups(g),
+        Item::UserValues(v) => Item::UserValues(v),
+        Item::Drops(d) => Item::Drops(d),
+        Item::End(e) => Item::End(e),
+        Item::Event(_) => return None,
+    })
+}
+
+/// Reads a capture on a thread of its own: reading, checksums, inflating and framing run
+/// beside the pipeline instead of before each of its events. A short queue bounds memory;
+/// dropping the receiver stops the thread.
+fn read_ahead(
+    mut reader: CaptureReader<BufReader<File>>,
+) -> (Receiver<(Piece, u64)>, Sender<EventBatch>) {
+    let (tx, rx) = sync_channel(4);
+    let (spare_tx, spare) = channel::<EventBatch>();
+    std::thread::spawn(move || {
+        let mut batch = EventBatch::default();
+        let next_batch = |spare: &Receiver<EventBatch>| {
+            let mut b = spare.try_recv().unwrap_or_default();
+            b.recs.clear();
+            b.bytes.clear();
+            b
+        };
+        loop {
+            let piece = match reader.next_item() {
+                Some(Ok(Item::Event(e))) => {
+                    batch.push(&e);
+                    if batch.bytes.len() < BATCH_BYTES {
+                        continue;
+                    }
+                    None
+                }
+                Some(Ok(other)) => owned(other).map(Piece::Item),
+                Some(Err(e)) => Some(Piece::Error(e)),
+                None => {
+                    if !batch.recs.is_empty() {
+                        let _ = tx.send((Piece::Events(batch), reader.position()));
+                    }
+                    return;
+                }
+            };
+            let position = reader.position();
+            if !batch.recs.is_empty() {
+                let full = std::mem::replace(&mut batch, next_batch(&spare));
+                if tx.send((Piece::Events(full), position)).is_err() {
+                    return;
+                }
+            }
+            if let Some(p) = piece
+                && tx.send((p, position)).is_err()
+            {
+                return;
+            }
+        }
+    });
+    (rx, spare_tx)
 }
 
 struct Cursor {
-    reader: CaptureReader<BufReader<File>>,
+    feed: Receiver<(Piece, u64)>,
+    /// Batches done with, back to the reading thread.
+    spare: Sender<EventBatch>,
     meta: FileMeta,
-    next: Option<Owned>,
-    /// The raw buffer of the last event handed on, for reuse.
-    spare: Vec<u8>,
+    /// The batch being walked and the index of its next event (`None`: none in hand).
+    batch: EventBatch,
+    next: Option<usize>,
+    /// Bytes of the file read so far (for -P).
+    position: u64,
     done: bool,
 }
 
@@ -70,8 +176,10 @@ impl Cursor {
         };
         let reader = CaptureReader::new(BufReader::with_capacity(256 * 1024, f), ropts)
             .map_err(|e| format!("{}: {e}", path.display()))?;
+        let (feed, spare) = read_ahead(reader);
         Ok(Cursor {
-            reader,
+            feed,
+            spare,
             meta: FileMeta {
                 path: path.to_path_buf(),
                 formats: Vec::new(),
@@ -79,36 +187,41 @@ impl Cursor {
                 decoder: None,
                 drops: 0,
             },
+            batch: EventBatch::default(),
             next: None,
-            spare: Vec::new(),
+            position: 0,
             done: false,
         })
     }
 
-    /// Reads until the next event (kept in `next`) or the end, handing state blocks and
-    /// user values to the pipeline on the way.
+    /// The time of the event in hand.
+    fn next_ts(&self) -> Option<u64> {
+        self.next.map(|i| self.batch.recs[i].0)
+    }
+
+    /// Moves to the next event (kept in hand) or the end, handing state blocks and user
+    /// values to the pipeline on the way.
     fn advance(&mut self, p: &mut Pipeline<'_>, report: &mut ReplayReport, skip_bad: bool) {
+        let after = self.next.map_or(0, |i| i + 1);
+        self.next = None;
+        if after < self.batch.recs.len() {
+            self.next = Some(after);
+            return;
+        }
         while !self.done && self.next.is_none() {
-            let Some(item) = self.reader.next_item() else {
+            let Ok((piece, position)) = self.feed.recv() else {
                 self.done = true;
                 break;
             };
-            match item {
-                Ok(Item::Event(e)) => {
-                    // The buffer of the event handed on last is reused: no allocation per event.
-                    let mut raw = std::mem::take(&mut self.spare);
-                    raw.clear();
-                    raw.extend_from_slice(e.raw);
-                    self.next = Some(Owned {
-                        ts: e.ts,
-                        cpu: e.cpu,
-                        pid: e.pid,
-                        tid: e.tid,
-                        raw,
-                    });
+            self.position = position;
+            match piece {
+                Piece::Events(b) => {
+                    let old = std::mem::replace(&mut self.batch, b);
+                    let _ = self.spare.send(old);
+                    self.next = (!self.batch.recs.is_empty()).then_some(0);
                 }
-                Ok(other) => self.meta.take(other, p),
-                Err(e) => self.done |= self.meta.error(e, report, skip_bad),
+                Piece::Item(item) => self.meta.take(item, p),
+                Piece::Error(e) => self.done |= self.meta.error(e, report, skip_bad),
             }
         }
     }
@@ -292,74 +405,21 @@ pub fn replay(
     while !pipeline.done {
         let Some(i) = (0..cursors.len())
             .filter(|&i| cursors[i].next.is_some())
-            .min_by_key(|&i| cursors[i].next.as_ref().map(|e| e.ts))
+            .min_by_key(|&i| cursors[i].next_ts())
         else {
             break;
         };
         let c = &mut cursors[i];
-        let ev = c.next.take().expect("chosen for its event");
-        pipeline.record(
-            c.meta.decoder()?,
-            Record {
-                ts: ev.ts,
-                cpu: ev.cpu,
-                pid: ev.pid,
-                tid: ev.tid,
-                raw: &ev.raw,
-            },
-        );
-        c.spare = ev.raw;
-        let position = cursors.iter().map(|c| c.reader.position()).sum();
+        let at = c.next.expect("chosen for its event");
+        let decoder = c.meta.decoder()?;
+        pipeline.record(decoder, c.batch.record(at));
+        c.advance(pipeline, &mut report, opts.skip_bad);
+        let position = cursors.iter().map(|c| c.position).sum();
         counted(pipeline, &mut report, position);
-        if cursors.len() == 1 {
-            // Nothing to merge with: the rest of the events go to the pipeline straight
-            // from the block they are read from.
-            replay_in_place(
-                &mut cursors[0],
-                pipeline,
-                &mut report,
-                opts.skip_bad,
-                &mut counted,
-            )?;
-            break;
-        }
-        cursors[i].advance(pipeline, &mut report, opts.skip_bad);
     }
     if opts.progress {
         progress.show(total, true);
     }
     report.drops = cursors.iter().map(|c| c.meta.drops).sum();
     Ok(report)
-}
-
-/// Reads the rest of one file, each event handed on from the block it is in.
-fn replay_in_place(
-    c: &mut Cursor,
-    p: &mut Pipeline<'_>,
-    report: &mut ReplayReport,
-    skip_bad: bool,
-    counted: &mut impl FnMut(&mut Pipeline<'_>, &mut ReplayReport, u64),
-) -> AppResult<()> {
-    while !p.done && !c.done {
-        let Some(item) = c.reader.next_item() else {
-            c.done = true;
-            break;
-        };
-        match item {
-            Ok(Item::Event(e)) => {
-                let record = Record {
-                    ts: e.ts,
-                    cpu: e.cpu,
-                    pid: e.pid,
-                    tid: e.tid,
-                    raw: e.raw,
-                };
-                p.record(c.meta.decoder()?, record);
-                counted(p, report, c.reader.position());
-            }
-            Ok(other) => c.meta.take(other, p),
-            Err(e) => c.done |= c.meta.error(e, report, skip_bad),
-        }
-    }
-    Ok(())
 }
