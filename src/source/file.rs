@@ -242,31 +242,31 @@ impl FileMeta {
                     self.decoder = None;
                 }
             }
-            Item::Threads(t) => snapshot::restore(
-                &mut p.state,
-                &Snapshot {
-                    threads: t,
+            Item::Threads(threads) => restore(
+                p,
+                Snapshot {
+                    threads,
                     ..Default::default()
                 },
             ),
-            Item::Fds(f) => snapshot::restore(
-                &mut p.state,
-                &Snapshot {
-                    fds: f,
+            Item::Fds(fds) => restore(
+                p,
+                Snapshot {
+                    fds,
                     ..Default::default()
                 },
             ),
-            Item::Users(u) => snapshot::restore(
-                &mut p.state,
-                &Snapshot {
-                    users: u,
+            Item::Users(users) => restore(
+                p,
+                Snapshot {
+                    users,
                     ..Default::default()
                 },
             ),
-            Item::Groups(g) => snapshot::restore(
-                &mut p.state,
-                &Snapshot {
-                    groups: g,
+            Item::Groups(groups) => restore(
+                p,
+                Snapshot {
+                    groups,
                     ..Default::default()
                 },
             ),
@@ -303,6 +303,11 @@ impl FileMeta {
         }
         Ok(self.decoder.as_ref().expect("built above"))
     }
+}
+
+/// Seeds the state with one snapshot block's part of the table.
+fn restore(p: &mut Pipeline<'_>, part: Snapshot) {
+    snapshot::restore(&mut p.state, &part);
 }
 
 fn attach(p: &mut Pipeline<'_>, vals: Vec<UserValue>) {
@@ -388,20 +393,7 @@ pub fn replay(
     if let Some(c) = cursors.iter_mut().find(|c| !c.meta.formats.is_empty()) {
         pipeline.begin(c.meta.decoder()?);
     }
-    // Counts an event; every 4096, flushes the sinks and shows progress (`position`: bytes
-    // read so far).
     let mut since_flush = 0u32;
-    let mut counted = |pipeline: &mut Pipeline<'_>, report: &mut ReplayReport, position: u64| {
-        report.events += 1;
-        since_flush += 1;
-        if since_flush >= 4096 {
-            since_flush = 0;
-            pipeline.flush();
-            if opts.progress {
-                progress.show(position, false);
-            }
-        }
-    };
     while !pipeline.done {
         let Some(i) = (0..cursors.len())
             .filter(|&i| cursors[i].next.is_some())
@@ -414,8 +406,15 @@ pub fn replay(
         let decoder = c.meta.decoder()?;
         pipeline.record(decoder, c.batch.record(at));
         c.advance(pipeline, &mut report, opts.skip_bad);
-        let position = cursors.iter().map(|c| c.position).sum();
-        counted(pipeline, &mut report, position);
+        report.events += 1;
+        since_flush += 1;
+        if since_flush >= 4096 {
+            since_flush = 0;
+            pipeline.flush();
+            if opts.progress {
+                progress.show(cursors.iter().map(|c| c.position).sum(), false);
+            }
+        }
     }
     if opts.progress {
         progress.show(total, true);
