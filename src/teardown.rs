@@ -6,7 +6,7 @@
 //! done. So the closing (and the removal, which the kernel refuses while events are open)
 //! is handed to a detached child (see [`in_detached_child`]) and tpdig exits at once. A
 //! child that dies half way leaves a probe group behind whose owner is dead: the next
-//! tpdig removes it ([`remove_stale`](crate::probes::install::remove_stale)). Without
+//! tpdig removes it ([`remove_stale`](crate::probes::control::remove_stale)). Without
 //! probes, or when a child cannot be started, the closing happens here.
 
 use crate::perf::sys::in_detached_child;

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
 use tpdig::compat::Compat;
 use tpdig::perf::{Engine, EngineConfig, RealKernel, TracepointSpec};
-use tpdig::probes::install::{self, remove_stale};
+use tpdig::probes::control::{self, remove_stale};
 use tpdig::probes::{ProbeOptions, ProbeSet, Source, Tiers};
 use tpdig::syscalls::{self, Arch};
 use tpdig::tracefs::{self, EventFormat, LocateOptions, Tracefs};
@@ -340,7 +340,7 @@ fn stale_groups_of_dead_runs_are_removed_and_live_ones_kept() {
     );
     assert!(group_lines(&t, &format!("tpdig_{dead}")).is_empty());
     assert_eq!(group_lines(&t, &format!("tpdig_{ours}")).len(), 1);
-    assert_eq!(install::group_pid(&format!("tpdig_{ours}")), Some(ours));
+    assert_eq!(control::group_pid(&format!("tpdig_{ours}")), Some(ours));
     remove_stale(t.root(), Some(ours));
     assert!(group_lines(&t, &format!("tpdig_{ours}")).is_empty());
 }

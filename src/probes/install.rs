@@ -7,17 +7,13 @@
 //! 2. uprobes (`uprobe_events`, 3.5+) on the C libraries' path-taking functions (the
 //!    [`catalog`](super::catalog)), for the calls no event probe covers.
 //!
-//! Every event goes into the group `tpdig_<our pid>`. A tpdig that was killed leaves its
-//! group behind; at start, groups `tpdig_<pid>` whose pid is not alive are removed. The
-//! [`ProbeSet`] removes its own events in [`ProbeSet::remove`], and in `Drop` as a safety
-//! net. The kernel refuses (EBUSY) to remove an event that a perf fd still has open, so the
-//! perf engine must be closed first.
+//! Every event goes into the group `tpdig_<our pid>` (see [`control`](super::control), which
+//! also removes the groups of dead runs). The [`ProbeSet`] removes its own events in
+//! [`ProbeSet::remove`], and in `Drop` as a safety net. The kernel refuses (EBUSY) to remove
+//! an event that a perf fd still has open, so the perf engine must be closed first.
 //!
-//! Libraries are found in the running processes' `/proc/<pid>/maps` (through
-//! `/proc/<pid>/root` so a container's own C library is found too) and at the usual
-//! paths, deduplicated by device and inode. A uprobe pins the inode, so a library found
-//! through a process that then exits stays probed. Static executables (no C library
-//! mapped) are probed only when named in [`ProbeOptions::objects`] or traced by pid.
+//! The objects probed are found by [`objects`](super::objects). Static executables (no C
+//! library mapped) are probed only when named in [`ProbeOptions::objects`] or traced by pid.
 //! Functions that share an address (`open`/`open64`) are probed once, under the first
 //! catalog name.
 //!
@@ -35,18 +31,18 @@
 //! recognise is skipped (listed for `-v`), never probed at a guessed offset.
 
 use super::catalog::{self, PostFn, ValueKind};
+use super::control::{DYNAMIC_EVENTS, UPROBE_EVENTS, append, group_name, remove_stale};
 use super::elf::Elf;
-use super::record::{
-    Binding, DecoderError, POST_FDS, POST_RET, PostSpec, ProbeDecoder, Source, field_names,
-};
+use super::fetch::fetch_args;
+use super::objects::{file_id, find_objects, is_c_library, is_loader};
+use super::record::{Binding, DecoderError, POST_FDS, POST_RET, PostSpec, ProbeDecoder, Source};
 use super::resolver::Resolver;
 use super::x86::{confirmed_functions, syscall_sites};
 use crate::syscalls::Arch;
 use crate::tracefs::{EventFormat, Tracefs};
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
-use std::io::{self, Write};
-use std::os::unix::fs::MetadataExt;
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// Which kinds of probe may be created.
@@ -84,11 +80,6 @@ pub struct ProbeOptions {
 
 /// What is probed in the launcher (see [`ProbeOptions::launcher`]).
 const LAUNCHER_FUNCTIONS: &[&str] = &["execve", "execveat"];
-
-/// (device, inode) of a file.
-fn file_id(p: &Path) -> Option<(u64, u64)> {
-    std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
-}
 
 /// One created probe event.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -152,188 +143,8 @@ pub struct ProbeSet {
     removed: bool,
 }
 
-const UPROBE_EVENTS: &str = "uprobe_events";
 /// `e_machine` of x86-64 code.
 const EM_X86_64: u16 = 62;
-const DYNAMIC_EVENTS: &str = "dynamic_events";
-
-/// The group of this process's events.
-pub fn group_name(pid: u32) -> String {
-    format!("tpdig_{pid}")
-}
-
-/// Appends one line to a tracefs control file (never truncating it: opening
-/// `uprobe_events` with O_TRUNC deletes every uprobe on the machine).
-fn append(path: &Path, line: &str) -> io::Result<()> {
-    let mut f = std::fs::OpenOptions::new().append(true).open(path)?;
-    f.write_all(format!("{line}\n").as_bytes())
-}
-
-/// `(file, group, event)` of every dynamic event line in `text` (`p:g/e …`, `e:g/e …`).
-pub fn parse_event_list(text: &str) -> Vec<(String, String)> {
-    text.lines()
-        .filter_map(|l| {
-            let head = l.split_whitespace().next()?;
-            let (_, name) = head.split_once(':')?;
-            let (g, e) = name.split_once('/')?;
-            Some((g.to_string(), e.to_string()))
-        })
-        .collect()
-}
-
-/// The pid in a group name `tpdig_<pid>`.
-pub fn group_pid(group: &str) -> Option<u32> {
-    group.strip_prefix("tpdig_")?.parse().ok()
-}
-
-fn pid_alive(pid: u32) -> bool {
-    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None) {
-        Ok(()) => true,
-        Err(e) => e != nix::errno::Errno::ESRCH,
-    }
-}
-
-/// Removes the events of `tpdig_<pid>` groups whose pid is dead (or `pid == only`, when
-/// given, alive or not: tests). Returns `group/event` of what was removed.
-pub fn remove_stale(root: &Path, only: Option<u32>) -> Vec<String> {
-    let mut removed = Vec::new();
-    for file in [UPROBE_EVENTS, DYNAMIC_EVENTS, "kprobe_events"] {
-        let path = root.join(file);
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            continue;
-        };
-        for (g, e) in parse_event_list(&text) {
-            let Some(pid) = group_pid(&g) else { continue };
-            let stale = match only {
-                Some(p) => p == pid,
-                None => pid != std::process::id() && !pid_alive(pid),
-            };
-            if stale && append(&path, &format!("-:{g}/{e}")).is_ok() {
-                removed.push(format!("{g}/{e}"));
-            }
-        }
-    }
-    removed
-}
-
-/// Whether `name` looks like a C library (glibc, musl).
-fn is_c_library(path: &str) -> bool {
-    let base = path.rsplit('/').next().unwrap_or(path);
-    base.starts_with("libc.so")
-        || (base.starts_with("libc-2.") && base.ends_with(".so"))
-        || base.starts_with("libc.musl-")
-        || base.starts_with("ld-musl-")
-}
-
-/// Whether `path` looks like glibc's dynamic loader (`ld-linux-x86-64.so.2`): stripped,
-/// so probed at its `syscall` instructions rather than by function name.
-fn is_loader(path: &str) -> bool {
-    let base = path.rsplit('/').next().unwrap_or(path);
-    base.starts_with("ld-linux") && base.contains(".so")
-}
-
-/// Where to look besides the running processes.
-const WELL_KNOWN: &[&str] = &[
-    "/lib/x86_64-linux-gnu/libc.so.6",
-    "/lib64/ld-linux-x86-64.so.2",
-    "/usr/lib/x86_64-linux-gnu/libc.so.6",
-    "/lib64/libc.so.6",
-    "/usr/lib64/libc.so.6",
-    "/usr/lib/libc.so.6",
-    "/lib/libc.so.6",
-    "/lib/aarch64-linux-gnu/libc.so.6",
-    "/lib/ld-musl-x86_64.so.1",
-    "/lib/ld-musl-aarch64.so.1",
-];
-
-/// Objects to probe: C libraries mapped by running processes (all, or `pids`' only), the
-/// well-known paths (system-wide only), `pids`' executables, and `extra`; deduplicated by
-/// (device, inode), first path kept.
-pub fn find_objects(pids: Option<&[u32]>, extra: &[PathBuf]) -> Vec<PathBuf> {
-    let mut seen: HashSet<(u64, u64)> = HashSet::new();
-    let mut out = Vec::new();
-    let mut add = |p: PathBuf, out: &mut Vec<PathBuf>| {
-        if let Ok(m) = std::fs::metadata(&p)
-            && m.is_file()
-            && seen.insert((m.dev(), m.ino()))
-        {
-            out.push(p);
-        }
-    };
-    for p in extra {
-        add(p.clone(), &mut out);
-    }
-    let all: Vec<u32>;
-    let scan: &[u32] = match pids {
-        Some(p) => p,
-        None => {
-            all = std::fs::read_dir("/proc")
-                .map(|d| {
-                    d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-                        .collect()
-                })
-                .unwrap_or_default();
-            &all
-        }
-    };
-    if pids.is_none() {
-        for p in WELL_KNOWN {
-            add(PathBuf::from(p), &mut out);
-        }
-    }
-    for &pid in scan {
-        if pids.is_some()
-            && let Ok(exe) = std::fs::read_link(format!("/proc/{pid}/exe"))
-        {
-            add(
-                PathBuf::from(format!("/proc/{pid}/root{}", exe.display())),
-                &mut out,
-            );
-        }
-        let Ok(maps) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else {
-            continue;
-        };
-        let mut libs: Vec<&str> = maps
-            .lines()
-            .filter_map(|l| l.split_whitespace().nth(5))
-            .filter(|p| p.starts_with('/') && (is_c_library(p) || is_loader(p)))
-            .collect();
-        libs.dedup();
-        for lib in libs {
-            // Our own view first (a readable path for -v), the process's root otherwise.
-            let own = PathBuf::from(lib);
-            let theirs = PathBuf::from(format!("/proc/{pid}/root{lib}"));
-            match (std::fs::metadata(&own), std::fs::metadata(&theirs)) {
-                (Ok(a), Ok(b)) if (a.dev(), a.ino()) == (b.dev(), b.ino()) => add(own, &mut out),
-                (_, Ok(_)) => add(theirs, &mut out),
-                _ => {}
-            }
-        }
-    }
-    out
-}
-
-/// Fetch args text for a value read through `base` (a register or `$field`). `user`:
-/// memory dereferences need the `u` prefix (kernel-side probes reading user memory).
-fn fetch_args(name: &str, kind: ValueKind, base: &str, user: bool) -> String {
-    let u = if user { "u" } else { "" };
-    match kind {
-        ValueKind::Path => format!("{name}=+{u}0({base}):ustring"),
-        ValueKind::Argv => field_names(name, kind)
-            .iter()
-            .enumerate()
-            .map(|(i, n)| format!("{n}=+{u}0(+{u}{}({base})):ustring", 8 * i))
-            .collect::<Vec<_>>()
-            .join(" "),
-        ValueKind::SockAddr => {
-            let n = field_names(name, kind);
-            format!(
-                "{}=+{u}0({base}):u64 {}=+{u}8({base}):u64 {}=+{u}16({base}):u64 {}=+{u}24({base}):u64 {}=+{u}2({base}):ustring",
-                n[0], n[1], n[2], n[3], n[4]
-            )
-        }
-    }
-}
 
 /// What the catalog says syscall `sc` argument `arg` is, when some selected function
 /// covers it.
@@ -993,52 +804,6 @@ impl Drop for ProbeSet {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn event_lists_and_group_pids() {
-        let text = "p:tpdig_42/open64_0 /lib/libc.so.6:0x00000000000f7fc0 path=+0(%di):ustring\n\
-                    e:tpdig_7/openat syscalls.sys_enter_openat a1=+u0($filename):ustring\n\
-                    r:other/x foo\n";
-        let l = parse_event_list(text);
-        assert_eq!(
-            l,
-            vec![
-                ("tpdig_42".into(), "open64_0".into()),
-                ("tpdig_7".into(), "openat".into()),
-                ("other".into(), "x".into())
-            ]
-        );
-        assert_eq!(group_pid("tpdig_42"), Some(42));
-        assert_eq!(group_pid("other"), None);
-        assert_eq!(group_pid("tpdig_x"), None);
-    }
-
-    #[test]
-    fn fetch_args_text() {
-        assert_eq!(
-            fetch_args("path", ValueKind::Path, "%di", false),
-            "path=+0(%di):ustring"
-        );
-        assert_eq!(
-            fetch_args("a1", ValueKind::Path, "$filename", true),
-            "a1=+u0($filename):ustring"
-        );
-        let s = fetch_args("addr", ValueKind::SockAddr, "%si", false);
-        assert!(
-            s.starts_with("addr_0=+0(%si):u64 addr_1=+8(%si):u64"),
-            "{s}"
-        );
-        assert!(s.ends_with("addr_un=+2(%si):ustring"), "{s}");
-    }
-
-    #[test]
-    fn c_library_names() {
-        assert!(is_c_library("/usr/lib/x86_64-linux-gnu/libc.so.6"));
-        assert!(is_c_library("/lib/libc-2.17.so"));
-        assert!(is_c_library("/lib/ld-musl-x86_64.so.1"));
-        assert!(!is_c_library("/usr/lib/libcap.so.2"));
-        assert!(!is_c_library("/usr/lib/libcrypt.so.1"));
-    }
 
     #[test]
     fn covered_kinds_follow_the_catalog() {

@@ -12,15 +12,21 @@
 //! - [`catalog`]: which functions, which arguments, which system calls they stand for;
 //!   and the functions probed *after* their system call (pipe, socketpair: fds returned
 //!   through user memory).
+//! - [`objects`]: which libraries and executables to probe (reads /proc).
+//! - [`fetch`]: the text of fetch arguments in probe definitions (no I/O).
+//! - [`control`]: the tracefs control files (appending definitions, stale groups).
 //! - [`install`]: creating and removing the probe events in tracefs (the I/O edge).
 //! - [`record`]: decoding a probe event's records by its format (no I/O).
 //! - [`resolver`]: attaching decoded values to the right call of the right thread.
 //! - [`sockaddr`]: socket addresses fetched as raw bytes, decoded.
 
 pub mod catalog;
+pub mod control;
 pub mod eh_frame;
 pub mod elf;
+pub mod fetch;
 pub mod install;
+pub mod objects;
 pub mod record;
 pub mod resolver;
 pub mod sockaddr;
