@@ -3,6 +3,7 @@
 use crate::capture::blocks::MachineInfo;
 use crate::cli::Cli;
 use crate::compat::Compat;
+use crate::data_choice::{DataRequest, filter_reads_data, reads_data};
 use crate::error::{AppError, AppResult, ExitKind};
 use crate::fields::{Catalog, FIELDS};
 use crate::live::{self, LiveOptions};
@@ -121,6 +122,8 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
         Some((e, c)) => (Some(e), Some(c)),
         None => (None, None),
     };
+    let data_req = data_request(cli, filter_expr.as_ref(), format.as_ref(), chisel.as_ref())?;
+    let (data_opts, data_rendering) = data_req.live(filter_expr.as_ref());
     let selection = Selection {
         filter: compiled,
         suppress: cli
@@ -139,11 +142,15 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
             events: cli.file_events,
             files: cli.file_limit,
         };
+        let mut machine = machine_info();
+        if let Some(d) = &data_opts {
+            machine.set(crate::capture::DATA_SNAPLEN_KEY, d.snaplen.to_string());
+        }
         Box::new(CaptureSink::new(
             path.clone(),
             cli.compress,
             rotation,
-            machine_info(),
+            machine,
         )) as Box<dyn Sink>
     });
     let printing = (cli.write.is_none() && chisel.is_none()) || cli.tee;
@@ -184,7 +191,7 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
                 "-r reads files: it cannot also run a command (--)",
             ));
         }
-        let code = read_files(cli, selection, sinks)?;
+        let code = read_files(cli, selection, sinks, data_req.rendering(false))?;
         return chisel_outcome(chisel, code);
     }
     let live_opts = |buffer_bytes: usize, filter_expr| -> AppResult<LiveOptions> {
@@ -197,6 +204,8 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
             filter_expr,
             command: (!cli.command.is_empty()).then(|| cli.command.clone()),
             probe_lookups: cli.probe_lookups,
+            data: data_opts.clone(),
+            data_rendering,
         })
     };
     if let Some(ring) = cli.flight_recorder {
@@ -255,9 +264,16 @@ fn quiet_pipe(e: io::Error) -> AppError {
 }
 
 /// `-r`: replays the files through the pipeline into `sink`.
-fn read_files(cli: &Cli, selection: Selection, sinks: Vec<&mut dyn Sink>) -> AppResult<i32> {
+fn read_files(
+    cli: &Cli,
+    selection: Selection,
+    sinks: Vec<&mut dyn Sink>,
+    data_rendering: crate::params::DataRendering,
+) -> AppResult<i32> {
     let start = std::time::Instant::now();
     let mut pipeline = Pipeline::new(State::default(), sinks, selection);
+    // A capture that stored data says so (and sets `captured`).
+    pipeline.data_rendering = data_rendering;
     pipeline.count_types = cli.summary;
     pipeline.state_off = compat_switches(cli)?.no_state;
     let opts = ReplayOptions {
@@ -292,6 +308,39 @@ fn read_files(cli: &Cli, selection: Selection, sinks: Vec<&mut dyn Sink>) -> App
         ));
     }
     Ok(0)
+}
+
+/// What the flags, the filter, `-p` and the chisel say about I/O data.
+fn data_request(
+    cli: &Cli,
+    filter: Option<&crate::filter::Expr>,
+    format: Option<&Format>,
+    chisel: Option<&crate::chisel::ChiselSink>,
+) -> AppResult<DataRequest> {
+    use crate::params::BufferFormat;
+    let formats = [
+        (cli.print_ascii, BufferFormat::Ascii, "-A"),
+        (cli.print_hex, BufferFormat::Hex, "-x"),
+        (cli.print_hex_ascii, BufferFormat::HexAscii, "-X"),
+        (cli.print_base64, BufferFormat::Base64, "-b"),
+    ];
+    let chosen: Vec<_> = formats.iter().filter(|f| f.0).collect();
+    if chosen.len() > 1 {
+        let names: Vec<&str> = chosen.iter().map(|f| f.2).collect();
+        return Err(AppError::usage(format!(
+            "{} choose how data is shown: give only one",
+            names.join(", ")
+        )));
+    }
+    Ok(DataRequest {
+        snaplen: cli.snaplen,
+        format: chosen.first().map_or(BufferFormat::Normal, |f| f.1),
+        uncut: cli.verbose || cli.json,
+        chisel_snaplen: chisel.and_then(|c| c.snaplen()),
+        fields_use_data: filter.is_some_and(filter_reads_data)
+            || format.is_some_and(|f| f.fields().any(reads_data)),
+        no_arrays: compat_switches(cli)?.no_array_fetch,
+    })
 }
 
 /// Facts about this machine that a capture carries.

@@ -30,6 +30,16 @@ pub struct Call {
     pub resolved: Vec<(usize, Vec<u8>, ValueSource)>,
 }
 
+/// The I/O data of a read or write exit (`ret` its result): as copied during the call; when
+/// data is being copied (`captured`) a call that moved nothing has empty data; otherwise
+/// none (shown as missing).
+pub fn io_data(call: Option<&Call>, ret: Option<i64>, captured: bool) -> Option<&[u8]> {
+    if let Some(d) = call.and_then(|c| c.resolved(crate::probes::io_data::DATA_ARG)) {
+        return Some(d);
+    }
+    (captured && ret.is_some_and(|r| r <= 0)).then_some(&[])
+}
+
 impl Call {
     pub fn resolved(&self, arg: usize) -> Option<&[u8]> {
         self.resolved

@@ -57,6 +57,28 @@ pub struct Cli {
     #[arg(short = 'p', long = "print", value_name = "FORMAT")]
     pub print: Option<String>,
 
+    /// Bytes of each read's and write's data to copy and keep (sysdig's snaplen; default
+    /// 80). Copying data costs a probe hit per I/O call, so it is on only when asked for:
+    /// by -s, -A, -x, -X, -b, a filter or -p that uses the data, or a chisel.
+    #[arg(short = 's', long = "snaplen", value_name = "LEN")]
+    pub snaplen: Option<usize>,
+
+    /// Show I/O data as text: printable characters and line ends only.
+    #[arg(short = 'A', long = "print-ascii")]
+    pub print_ascii: bool,
+
+    /// Show I/O data in hex, 16 bytes per row.
+    #[arg(short = 'x', long = "print-hex")]
+    pub print_hex: bool,
+
+    /// Show I/O data in hex and as text, 16 bytes per row.
+    #[arg(short = 'X', long = "print-hex-ascii")]
+    pub print_hex_ascii: bool,
+
+    /// Show I/O data in base64.
+    #[arg(short = 'b', long = "print-base64")]
+    pub print_base64: bool,
+
     /// One JSON object per event per line (the default keys, or the fields of -p).
     #[arg(short = 'j', long = "json")]
     pub json: bool,

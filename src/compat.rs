@@ -28,6 +28,9 @@ pub struct Compat {
     pub no_eprobes: bool,
     /// Do not create uprobes (tier 3 of the user-memory sources).
     pub no_uprobes: bool,
+    /// Fetch I/O data as a series of `u64` probe arguments, as kernels without array
+    /// fetch types (before 4.x) need.
+    pub no_array_fetch: bool,
     /// Events change no process or fd state (names stay as the start snapshot has them):
     /// for measuring what the state engine costs. Not part of `all`, which is about old
     /// kernels.
@@ -57,6 +60,10 @@ pub const SWITCHES: &[(&str, &str)] = &[
     (
         "old-syscall-names",
         "open syscalls:sys_enter/sys_exit (2.6.32 names)",
+    ),
+    (
+        "no-array-fetch",
+        "copy I/O data as a series of u64 probe arguments (no array fetch types)",
     ),
 ];
 
@@ -90,6 +97,7 @@ impl Compat {
                 "old-syscall-names" => c.old_syscall_names = true,
                 "no-eprobes" => c.no_eprobes = true,
                 "no-uprobes" => c.no_uprobes = true,
+                "no-array-fetch" => c.no_array_fetch = true,
                 "no-state" => c.no_state = true,
                 "all" => {
                     c = Compat {
@@ -102,6 +110,7 @@ impl Compat {
                         old_syscall_names: true,
                         no_eprobes: true,
                         no_uprobes: true,
+                        no_array_fetch: true,
                         no_state: c.no_state,
                     }
                 }
@@ -118,6 +127,7 @@ impl Compat {
             attr_v0: self.attr_v0 || o.attr_v0,
             prefer_debugfs: self.prefer_debugfs || o.prefer_debugfs,
             no_set_filter: self.no_set_filter || o.no_set_filter,
+            no_array_fetch: self.no_array_fetch || o.no_array_fetch,
             no_set_output: self.no_set_output || o.no_set_output,
             no_write_backward: self.no_write_backward || o.no_write_backward,
             old_syscall_names: self.old_syscall_names || o.old_syscall_names,

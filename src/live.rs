@@ -16,10 +16,11 @@ use crate::error::{AppError, AppResult, ExitKind};
 use crate::filter::Expr;
 use crate::kernel_filter;
 use crate::output::Sink;
+use crate::params::DataRendering;
 use crate::perf::Sample;
 use crate::perf::{Engine, EngineConfig, PerfErrorKind, RealKernel, TracepointSpec};
 use crate::pipeline::{Pipeline, Record, Selection};
-use crate::probes::{ProbeOptions, ProbeSet, Tiers};
+use crate::probes::{DataOptions, ProbeOptions, ProbeSet, Tiers};
 use crate::signals::StopSignals;
 use crate::source::merge::{Merger, watermark};
 use crate::state::{State, proc_scan};
@@ -68,6 +69,10 @@ pub struct LiveOptions {
     pub command: Option<Vec<String>>,
     /// Probe the high-volume path lookups (stat family, access) system-wide too.
     pub probe_lookups: bool,
+    /// Copy the I/O data of reads and writes (`-s`, `-A`, a filter on `evt.buffer` ...).
+    pub data: Option<DataOptions>,
+    /// How that data is shown.
+    pub data_rendering: DataRendering,
 }
 
 /// What a run saw, for the -v summary.
@@ -374,7 +379,8 @@ pub fn capture(
     let mut pipeline = Pipeline::new(state, sinks, selection);
     pipeline.count_types = count_types;
     pipeline.state_off = opts.compat.no_state;
-    pipeline.resolver = probes.as_ref().map(|p| p.resolver());
+    pipeline.set_resolver(probes.as_ref().map(|p| p.resolver()));
+    pipeline.data_rendering = opts.data_rendering;
     if !traced_tasks.is_empty() {
         pipeline.traced_only = Some(traced_tasks.iter().map(|&t| t as u32).collect());
     }
@@ -451,6 +457,10 @@ pub fn capture(
             }
             let n = merger
                 .pop_ready_at_most(watermark(now), CATCH_UP_SLICE, |s| record(&mut pipeline, s));
+            if n < CATCH_UP_SLICE {
+                // Everything before the watermark has been handed on.
+                pipeline.advance(&decoder, clock.wall_ns(watermark(now)));
+            }
             if n < CATCH_UP_SLICE || pipeline.done {
                 break None;
             }
@@ -465,11 +475,22 @@ pub fn capture(
         engine.drain_rings(|ring, s| merger.push(ring, &s));
         merger.flush(|s| record(&mut pipeline, s));
     }
+    pipeline.release_all(&decoder);
     let lost = engine.lost_per_cpu();
     pipeline.end(&lost);
     let elapsed = start.elapsed();
     if opts.verbose {
-        if let Some(r) = &pipeline.resolver {
+        if let Some(lines) = pipeline.data_summary() {
+            eprintln!(
+                "tpdig: I/O data (calls with data / calls that moved bytes): {}",
+                if lines.is_empty() {
+                    "no I/O seen".to_string()
+                } else {
+                    lines.join(", ")
+                }
+            );
+        }
+        if let Some(r) = pipeline.resolver() {
             let st = r.stats();
             let by: Vec<String> = st
                 .resolved
@@ -552,6 +573,7 @@ pub fn install_probes(
         pids: None,
         objects,
         launcher,
+        data: opts.data.clone(),
     };
     match ProbeSet::install(fs, &popts) {
         Ok(p) => {

@@ -9,7 +9,10 @@ use crate::decode::{Decoder, Event, Kind, Role};
 use crate::fasthash::IntMap;
 use crate::fields::{EventView, RunClock};
 use crate::filter::Filter;
+use crate::io_wait::{Held, IoWait};
 use crate::output::Sink;
+use crate::params::DataRendering;
+use crate::probes::io_data::DATA_ARG;
 use crate::state::{Comm, State, apply, effects};
 use crate::syscalls;
 use std::collections::HashMap;
@@ -31,6 +34,12 @@ struct PostValue {
     syscall: String,
     arg: usize,
     value: Vec<u8>,
+}
+
+/// A record's `common_type` (the id of its tracepoint or probe event).
+fn record_type(raw: &[u8]) -> u32 {
+    raw.get(..2)
+        .map_or(u32::MAX, |b| u32::from(u16::from_le_bytes([b[0], b[1]])))
 }
 
 /// One raw record with its wall-clock time.
@@ -77,7 +86,12 @@ pub struct Pipeline<'s> {
     /// the command's exec are not the command's; they are not shown.
     pub hide_until_exec: Option<u32>,
     /// Live: the probe tier's resolver, fed with probe records (which are not events).
-    pub resolver: Option<crate::probes::Resolver>,
+    /// Set with [`Pipeline::set_resolver`].
+    resolver: Option<crate::probes::Resolver>,
+    /// Live, copying I/O data: records held until a data exit's data arrives.
+    io_wait: Option<IoWait>,
+    /// How I/O data is shown (`-A`, `-x`, `-s`, ...).
+    pub data_rendering: DataRendering,
     /// Events decoded (evt.num counts them all, shown or not, as sysdig's does).
     pub decoded: u64,
     /// Events shown.
@@ -105,6 +119,8 @@ impl<'s> Pipeline<'s> {
             pending: IntMap::default(),
             begun: false,
             resolver: None,
+            io_wait: None,
+            data_rendering: DataRendering::default(),
             traced_only: None,
             hide_until_exec: None,
             posts: Vec::new(),
@@ -233,26 +249,128 @@ impl<'s> Pipeline<'s> {
         }
     }
 
+    /// Live: the probe tier's resolver. When its probes copy I/O data, data exits wait for
+    /// their data (see [`crate::io_wait`]).
+    pub fn set_resolver(&mut self, resolver: Option<crate::probes::Resolver>) {
+        self.io_wait = resolver
+            .as_ref()
+            .filter(|r| r.copies_data())
+            .map(|_| IoWait::default());
+        self.resolver = resolver;
+    }
+
+    /// The probe tier's counts (for `-v`).
+    pub fn resolver(&self) -> Option<&crate::probes::Resolver> {
+        self.resolver.as_ref()
+    }
+
+    /// `-v` lines on I/O data: per call, the exits that moved data and how many carried it.
+    pub fn data_summary(&self) -> Option<Vec<String>> {
+        self.io_wait.as_ref().map(IoWait::summary)
+    }
+
     pub fn record(&mut self, decoder: &Decoder, r: Record<'_>) {
         if self.done {
             return;
         }
         self.begin(decoder);
-        if self.done {
+        if self.done || self.traced_elsewhere(&r) {
             return;
         }
-        if let Some(res) = self.resolver.as_mut() {
-            let common_type = r
-                .raw
-                .get(..2)
-                .map_or(u32::MAX, |b| u16::from_le_bytes([b[0], b[1]]) as u32);
-            if res.is_probe(common_type) {
-                // Tracing a command, probes listen system-wide: keep the traced threads' hits.
-                if let Some(seen) = &self.traced_only {
-                    if !seen.contains(&r.tid) {
-                        return;
-                    }
+        let Some(wait) = self.io_wait.as_mut() else {
+            return self.record_now(decoder, r);
+        };
+        let res = self.resolver.as_mut().expect("io_wait implies a resolver");
+        let common_type = record_type(r.raw);
+        if res.is_data_probe(common_type) {
+            let got = res.on_record_ext(r.tid, r.ts, common_type, r.raw);
+            if let Some(post) = got.post {
+                let source = value_source(post.source);
+                for (_, bytes) in post.values {
+                    wait.data(r.tid, post.syscall, post.ret, bytes, source);
                 }
+            }
+            return self.release_held(decoder, false);
+        }
+        let (data_exit, switch_out) = if res.is_probe(common_type) {
+            (None, false)
+        } else {
+            match decoder.decode(r.raw) {
+                Some((_, Kind::SyscallExit { nr, ret })) if ret > 0 => (
+                    syscalls::name(decoder.arch, nr)
+                        .filter(|n| res.copies_data_for(n))
+                        .map(|n| (n, ret)),
+                    false,
+                ),
+                Some((_, Kind::Switch { .. })) => (None, true),
+                _ => (None, false),
+            }
+        };
+        if wait.is_empty() && data_exit.is_none() {
+            return self.record_now(decoder, r);
+        }
+        wait.saw(r.tid, switch_out);
+        let held = Held {
+            ts: r.ts,
+            cpu: r.cpu,
+            pid: r.pid,
+            tid: r.tid,
+            raw: r.raw.to_vec(),
+            wait: None,
+        };
+        wait.hold(held, data_exit);
+        self.release_held(decoder, false);
+    }
+
+    /// The stream reached `ts` (live: the merger's watermark): held exits whose data did
+    /// not come in time go on.
+    pub fn advance(&mut self, decoder: &Decoder, ts: u64) {
+        if let Some(w) = self.io_wait.as_mut() {
+            w.advance(ts);
+            self.release_held(decoder, false);
+        }
+    }
+
+    /// The run ends: every held record goes on.
+    pub fn release_all(&mut self, decoder: &Decoder) {
+        self.release_held(decoder, true);
+    }
+
+    fn release_held(&mut self, decoder: &Decoder, all: bool) {
+        while !self.done {
+            let Some(h) = self.io_wait.as_mut().and_then(|w| w.release(all)) else {
+                return;
+            };
+            if let Some((bytes, source)) = h.wait.and_then(|w| w.data) {
+                if let Some(call) = self.in_flight.current_mut(h.tid) {
+                    call.resolved.push((DATA_ARG, bytes, source));
+                }
+            }
+            let r = Record {
+                ts: h.ts,
+                cpu: h.cpu,
+                pid: h.pid,
+                tid: h.tid,
+                raw: &h.raw,
+            };
+            self.record_now(decoder, r);
+        }
+    }
+
+    /// Tracing a command, probes listen system-wide: another thread's probe hit is not ours.
+    fn traced_elsewhere(&self, r: &Record<'_>) -> bool {
+        let (Some(res), Some(seen)) = (self.resolver.as_ref(), self.traced_only.as_ref()) else {
+            return false;
+        };
+        res.is_probe(record_type(r.raw)) && !seen.contains(&r.tid)
+    }
+
+    /// One record, in order: a probe hit goes to the resolver, an event through state,
+    /// filter and sinks.
+    fn record_now(&mut self, decoder: &Decoder, r: Record<'_>) {
+        if let Some(res) = self.resolver.as_mut() {
+            let common_type = record_type(r.raw);
+            if res.is_probe(common_type) {
                 let got = res.on_record_ext(r.tid, r.ts, common_type, r.raw);
                 for (arg, v) in got.late {
                     if let Some(call) = self.in_flight.current_mut(r.tid) {
@@ -335,6 +453,7 @@ impl<'s> Pipeline<'s> {
             self.state
                 .on_tcp_change(r.pid, &change, call.as_ref().map(|(n, a)| (*n, a)));
         }
+        let mut orphan_data = None;
         let ended: Option<Call> = match kind {
             Kind::SyscallEnter { nr, args } => {
                 let mut resolved = Vec::new();
@@ -362,8 +481,13 @@ impl<'s> Pipeline<'s> {
             }
             Kind::SyscallExit { nr, ret } => {
                 let late = self.take_pending(r.tid, r.ts);
-                if let Some(c) = self.in_flight.current_mut(r.tid) {
-                    c.resolved.extend(late);
+                match self.in_flight.current_mut(r.tid) {
+                    Some(c) => c.resolved.extend(late),
+                    // A capture that kept the exit without its entry (a filtered -w) still
+                    // holds the exit's data.
+                    None => {
+                        orphan_data = late.into_iter().find(|v| v.0 == DATA_ARG).map(|v| v.1);
+                    }
                 }
                 if let Some(res) = self.resolver.as_mut() {
                     res.on_exit(r.tid);
@@ -399,7 +523,9 @@ impl<'s> Pipeline<'s> {
             Kind::SyscallEnter { .. } => self.in_flight.current(r.tid),
             _ => ended.as_ref(),
         };
-        let view = EventView::new(&ev, &self.state, call, decoder.arch, self.clock);
+        let mut view = EventView::new(&ev, &self.state, call, decoder.arch, self.clock);
+        view.data = self.data_rendering;
+        view.exit_data = orphan_data.as_deref();
         let shown = !tp.internal() && self.selected(&view);
         let feeds_state = tp.feeds_state();
         let mut failure = None;

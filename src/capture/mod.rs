@@ -31,3 +31,11 @@ pub use events::{EventBatch, EventBatchBuilder, EventIter, EventRecord};
 pub use framing::{BlockKind, ByteOrder, FileHeader, VERSION};
 pub use reader::{CaptureReader, Item, ReadStats, ReaderOptions};
 pub use writer::{CaptureWriter, WriterOptions};
+
+/// The user-value key under which a call's I/O data is stored (the other keys are
+/// argument indexes).
+pub const DATA_KEY: &str = "data";
+
+/// The machine-info key a capture that holds I/O data carries: the snap length it was
+/// copied with. A read that moved nothing then shows empty data, not a missing value.
+pub const DATA_SNAPLEN_KEY: &str = "data.snaplen";

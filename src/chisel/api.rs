@@ -38,6 +38,8 @@ pub struct Shared {
     /// Field references resolved by `evt["name"]`, by name.
     pub fields: HashMap<String, Option<FieldRef>>,
     pub live: bool,
+    /// `set_snaplen`: the script shows I/O data, this many bytes of each call's.
+    pub snaplen: Option<usize>,
 }
 
 impl Shared {
@@ -50,6 +52,7 @@ impl Shared {
             end_requested: false,
             feeds: Vec::new(),
             wants_cpu: false,
+            snaplen: None,
             fields: HashMap::new(),
             live: false,
         }
@@ -400,6 +403,12 @@ fn register_control(engine: &mut Engine, shared: &SharedRc) {
     });
     let sh = shared.clone();
     engine.register_fn("end_capture", move || sh.borrow_mut().end_requested = true);
+    let sh = shared.clone();
+    engine.register_fn("set_snaplen", move |n: INT| -> RResult<()> {
+        let n = usize::try_from(n).map_err(|_| format!("set_snaplen({n}): not a byte count"))?;
+        sh.borrow_mut().snaplen = Some(n);
+        Ok(())
+    });
     let sh = shared.clone();
     engine.register_fn("is_live", move || sh.borrow().live);
 }

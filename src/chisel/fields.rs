@@ -1,5 +1,5 @@
 //! The field names chisels may use: the shared catalog plus a few that only make sense for
-//! aggregation (`evt.is_io`, `evt.count`...). They live here rather than in `fields::` because
+//! aggregation (`evt.count`). They live here rather than in `fields::` because
 //! they classify events for scripts; the catalog proper stays what filters and `-p` document.
 //! Extra fields get ids above [`EXTRA_BASE`] and are answered by [`ChiselValues`] before the
 //! catalog is asked.
@@ -16,51 +16,13 @@ struct Extra {
     desc: &'static str,
 }
 
-const EXTRAS: &[Extra] = &[
-    Extra {
-        name: "evt.is_io",
-        ty: FieldType::Bool,
-        desc: "true for calls that move data through an fd (read/write/send/recv families)",
-    },
-    Extra {
-        name: "evt.is_io_read",
-        ty: FieldType::Bool,
-        desc: "true for calls that read data from an fd",
-    },
-    Extra {
-        name: "evt.is_io_write",
-        ty: FieldType::Bool,
-        desc: "true for calls that write data to an fd",
-    },
-    Extra {
-        name: "evt.count",
-        ty: FieldType::UInt,
-        desc: "1 for every event (a value to count with)",
-    },
-    Extra {
-        name: "evt.buflen",
-        ty: FieldType::UInt,
-        desc: "bytes moved by a successful I/O call exit (its result)",
-    },
-];
+const EXTRAS: &[Extra] = &[Extra {
+    name: "evt.count",
+    ty: FieldType::UInt,
+    desc: "1 for every event (a value to count with)",
+}];
 
-const READS: &[&str] = &[
-    "read", "readv", "pread64", "preadv", "preadv2", "recvfrom", "recvmsg", "recvmmsg", "recv",
-];
-const WRITES: &[&str] = &[
-    "write", "writev", "pwrite64", "pwritev", "pwritev2", "sendto", "sendmsg", "sendmmsg", "send",
-];
-
-/// Whether a syscall reads (Some(false)) or writes (Some(true)) data through an fd.
-pub fn io_direction(syscall: &str) -> Option<bool> {
-    if READS.contains(&syscall) {
-        Some(false)
-    } else if WRITES.contains(&syscall) {
-        Some(true)
-    } else {
-        None
-    }
-}
+pub use crate::syscalls::io_direction;
 
 /// The catalog chisel filters and keys are parsed with.
 pub struct ChiselCatalog;
@@ -92,7 +54,7 @@ pub fn extra_fields() -> impl Iterator<Item = (&'static str, &'static str)> {
     EXTRAS.iter().map(|e| (e.name, e.desc))
 }
 
-/// Resolves a field reference (`fd.name`, `evt.arg.fd`, `evt.is_io`) for a chisel.
+/// Resolves a field reference (`fd.name`, `evt.arg.fd`, `evt.count`) for a chisel.
 pub fn resolve(text: &str) -> Result<FieldRef, String> {
     match crate::filter::parse(&format!("{text} exists"), &ChiselCatalog) {
         Ok(crate::filter::Expr::Check(c)) => Ok(c.field),
@@ -113,19 +75,9 @@ impl FieldValues for ChiselValues<'_, '_> {
     }
 }
 
-fn extra_value<'v>(v: &'v EventView<'_>, i: u32) -> Option<Value<'v>> {
-    let io = || v.syscall().and_then(io_direction);
+fn extra_value<'v>(_v: &'v EventView<'_>, i: u32) -> Option<Value<'v>> {
     match EXTRAS.get(i as usize)?.name {
-        "evt.is_io" => Some(Value::Bool(io().is_some())),
-        "evt.is_io_read" => Some(Value::Bool(io() == Some(false))),
-        "evt.is_io_write" => Some(Value::Bool(io() == Some(true))),
         "evt.count" => Some(Value::UNum(1)),
-        "evt.buflen" => match v.ev.kind {
-            crate::decode::Kind::SyscallExit { ret, .. } if ret >= 0 && io().is_some() => {
-                Some(Value::UNum(ret as u64))
-            }
-            _ => None,
-        },
         _ => None,
     }
 }
@@ -144,7 +96,7 @@ mod tests {
 
     #[test]
     fn extra_fields_resolve_and_catalog_fields_still_do() {
-        assert!(resolve("evt.is_io").unwrap().info.id >= EXTRA_BASE);
+        assert!(resolve("evt.count").unwrap().info.id >= EXTRA_BASE);
         assert!(resolve("fd.name").unwrap().info.id < EXTRA_BASE);
         assert!(resolve("evt.rawarg.res").is_ok());
         assert!(resolve("evt.nope").is_err());

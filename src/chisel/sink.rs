@@ -206,6 +206,11 @@ impl ChiselSink {
         self.shared.borrow().filter.as_ref().map(|f| f.1.clone())
     }
 
+    /// The snap length the script asked for (it shows I/O data).
+    pub fn snaplen(&self) -> Option<usize> {
+        self.shared.borrow().snaplen
+    }
+
     /// The interval the script asked for, in ns.
     pub fn interval_ns(&self) -> Option<u64> {
         self.shared.borrow().interval_ns

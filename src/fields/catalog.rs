@@ -55,6 +55,11 @@ fn syscall_ret(v: &EventView<'_>) -> Option<i64> {
     }
 }
 
+/// Whether the event's call reads (`Some(false)`) or writes (`Some(true)`) through an fd.
+fn io_dir(v: &EventView<'_>) -> Option<bool> {
+    v.syscall().and_then(syscalls::io_direction)
+}
+
 fn offset(v: &EventView<'_>) -> i64 {
     crate::output::time::utc_offset(v.ev.ts as i64 / 1_000_000_000)
 }
@@ -311,6 +316,14 @@ pub static FIELDS: &[FieldDef] = &[
         "one argument as shown, by name (evt.arg.fd) or position (evt.arg[0])",
         |v, a| {
             let a = a?;
+            if a == "data" {
+                if let Some(d) = v.io_data() {
+                    let mut out = String::new();
+                    let b = &d[..d.len().min(v.data.snaplen)];
+                    params::bytebuf::write_buffer(b, v.data.format, v.data.max_len, &mut out);
+                    return s(out);
+                }
+            }
             let text = match a.parse::<usize>() {
                 Ok(i) => v.arg_at(i)?,
                 Err(_) => v.arg(a)?,
@@ -327,6 +340,7 @@ pub static FIELDS: &[FieldDef] = &[
             let a = a?;
             match v.ev.kind {
                 Kind::SyscallExit { ret, .. } if a == "res" => Some(Value::Num(ret)),
+                Kind::SyscallExit { .. } if a == "data" => v.io_data().map(Value::Bytes),
                 Kind::SyscallEnter { nr, args } => {
                     let name = syscalls::name(v.arch, nr)?;
                     let i = syscalls::enter_args(name)
@@ -359,6 +373,54 @@ pub static FIELDS: &[FieldDef] = &[
         None,
         "result of a system call as a number",
         |v, _| syscall_ret(v).map(Value::Num)
+    ),
+    field!(
+        "evt.is_io",
+        Bool,
+        None,
+        "true for calls that move data through an fd (read/write/send/recv families)",
+        |v, _| Some(Value::Bool(io_dir(v).is_some()))
+    ),
+    field!(
+        "evt.is_io_read",
+        Bool,
+        None,
+        "true for calls that read data from an fd",
+        |v, _| Some(Value::Bool(io_dir(v) == Some(false)))
+    ),
+    field!(
+        "evt.is_io_write",
+        Bool,
+        None,
+        "true for calls that write data to an fd",
+        |v, _| Some(Value::Bool(io_dir(v) == Some(true)))
+    ),
+    field!(
+        "evt.io_dir",
+        Str,
+        None,
+        "r for calls that read data from an fd, w for calls that write",
+        |v, _| s(if io_dir(v)? { "w" } else { "r" })
+    ),
+    field!(
+        "evt.buflen",
+        UInt,
+        None,
+        "bytes moved by an I/O call: its result, at the exit",
+        |v, _| match v.ev.kind {
+            Kind::SyscallExit { ret, .. } if ret >= 0 && io_dir(v).is_some() => {
+                Some(Value::UNum(ret as u64))
+            }
+            _ => None,
+        }
+    ),
+    field!(
+        "evt.buffer",
+        Str,
+        None,
+        "the data an I/O call read or wrote (at the exit; -s bytes of it), copied during \
+         the call; use contains, icontains, bcontains or bstartswith",
+        |v, _| v.io_data().map(Value::Bytes)
     ),
     field!(
         "evt.failed",

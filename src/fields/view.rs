@@ -27,6 +27,11 @@ pub struct EventView<'a> {
     pub call: Option<&'a Call>,
     pub arch: Arch,
     pub clock: RunClock,
+    /// How I/O data is shown (and whether it was copied at all).
+    pub data: crate::params::DataRendering,
+    /// An exit's data when its entry (and so its call) is unknown: read from a capture
+    /// that kept the exit alone.
+    pub exit_data: Option<&'a [u8]>,
     info: OnceCell<String>,
 }
 
@@ -44,6 +49,8 @@ impl<'a> EventView<'a> {
             call,
             arch,
             clock,
+            data: crate::params::DataRendering::default(),
+            exit_data: None,
             info: OnceCell::new(),
         }
     }
@@ -67,6 +74,17 @@ impl<'a> EventView<'a> {
 
     pub fn type_name(&self) -> Cow<'a, str> {
         type_name(self.ev, self.arch)
+    }
+
+    /// A read's or write's I/O data at its exit (see [`crate::calls::io_data`]); `None`
+    /// for other events.
+    pub fn io_data(&self) -> Option<&'a [u8]> {
+        let Kind::SyscallExit { ret, .. } = self.ev.kind else {
+            return None;
+        };
+        self.syscall().and_then(crate::syscalls::io_direction)?;
+        self.exit_data
+            .or_else(|| crate::calls::io_data(self.call, Some(ret), self.data.captured))
     }
 
     /// The syscall's kernel name, for syscall events.

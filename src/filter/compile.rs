@@ -277,6 +277,14 @@ fn test(c: &Check) -> Result<Test, FilterError> {
                     }
                     Op::StartsWith => StrOp::StartsWith,
                     Op::EndsWith => StrOp::EndsWith,
+                    Op::BContains | Op::BStartsWith => {
+                        let op = if c.op == Op::BContains {
+                            StrOp::Contains
+                        } else {
+                            StrOp::StartsWith
+                        };
+                        return Ok(Test::Str(op, hex_bytes(l)?));
+                    }
                     Op::Glob => StrOp::Glob,
                     op => match Rel::of(op) {
                         Some(r) => StrOp::Rel(r, parse_num(&l.text)),
@@ -296,6 +304,30 @@ fn test(c: &Check) -> Result<Test, FilterError> {
             }
         }
     }
+}
+
+/// The bytes a `bcontains`/`bstartswith` operand spells in hex (`CAFEF00D`, case-free).
+fn hex_bytes(l: &Lit) -> Result<Vec<u8>, FilterError> {
+    let t = l.text.as_bytes();
+    let bad = || {
+        FilterError::new(
+            l.column,
+            format!(
+                "'{}' at column {} is not bytes in hex (an even number of hex digits)",
+                l.text, l.column
+            ),
+        )
+    };
+    if t.is_empty() || t.len() % 2 != 0 {
+        return Err(bad());
+    }
+    t.chunks(2)
+        .map(|p| {
+            let h = (p[0] as char).to_digit(16).ok_or_else(bad)?;
+            let lo = (p[1] as char).to_digit(16).ok_or_else(bad)?;
+            Ok((h * 16 + lo) as u8)
+        })
+        .collect()
 }
 
 fn as_num(v: &Value<'_>) -> Option<i128> {

@@ -246,7 +246,8 @@ impl Dumper<'_> {
         let events;
         {
             let mut pipeline = Pipeline::new(state, vec![&mut sink as &mut dyn Sink], selection);
-            pipeline.resolver = self.probes.as_ref().map(|p| p.resolver());
+            pipeline.set_resolver(self.probes.as_ref().map(|p| p.resolver()));
+            pipeline.data_rendering = self.opts.live.data_rendering;
             pipeline.begin(&self.decoder);
             for (_, s) in &all {
                 pipeline.record(
@@ -260,6 +261,7 @@ impl Dumper<'_> {
                     },
                 );
             }
+            pipeline.release_all(&self.decoder);
             pipeline.end(lost);
             if let Some(e) = pipeline.io_error.take() {
                 return Err(AppError::runtime(format!(
@@ -378,7 +380,7 @@ pub fn run(opts: &FlightOptions) -> AppResult<FlightSummary> {
                 ..Selection::default()
             },
         );
-        p.resolver = probes.as_ref().map(|p| p.resolver());
+        p.set_resolver(probes.as_ref().map(|p| p.resolver()));
         p
     });
     let mut user_rings: Vec<(u32, UserRing)> = engine

@@ -8,11 +8,13 @@
 
 use super::Sink;
 use crate::calls::ValueSource;
+use crate::capture::DATA_KEY;
 use crate::capture::blocks::{Abi, EventFormat as FormatRec, MachineInfo, UserValue};
 use crate::capture::{CaptureWriter, WriterOptions};
 use crate::decode::Decoder;
 use crate::fasthash::IntMap;
 use crate::fields::EventView;
+use crate::probes::io_data::DATA_ARG;
 use crate::state::{State, snapshot};
 
 use std::fs::File;
@@ -180,13 +182,23 @@ impl CaptureSink {
                     time: ev.ts,
                     tid: ev.tid,
                     tier: source_name(*source).into(),
-                    key: arg.to_string(),
+                    key: value_key(*arg),
                     value: value.clone(),
                 })?;
             }
             entry.1 = call.resolved.len();
         }
         w.push_event(ev.ts, ev.cpu, ev.pid, ev.tid, ev.raw)
+    }
+}
+
+/// The key a call's value is stored under: its argument index, or `data` for its I/O
+/// data (formats/capture.md, user values).
+fn value_key(arg: usize) -> String {
+    if arg == DATA_ARG {
+        DATA_KEY.to_string()
+    } else {
+        arg.to_string()
     }
 }
 

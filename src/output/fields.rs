@@ -44,6 +44,8 @@ pub fn write_info(view: &EventView<'_>, out: &mut String) {
                 call: view.call,
                 syscall: name,
                 ret: None,
+                data: view.data,
+                exit_data: view.exit_data,
                 args_buf: Default::default(),
             };
             if !params::render_enter(name, &args, &ctx, out) {
@@ -60,6 +62,8 @@ pub fn write_info(view: &EventView<'_>, out: &mut String) {
                 call: view.call,
                 syscall: name.unwrap_or(""),
                 ret: Some(ret),
+                data: view.data,
+                exit_data: view.exit_data,
                 args_buf: Default::default(),
             };
             let rendered = name.is_some_and(|n| {

@@ -3,7 +3,7 @@
 //! Nothing here reads user memory or /proc: a value we do not have stays missing.
 
 use crate::calls::Call;
-use crate::params::{FdView, RenderCtx, StateValue};
+use crate::params::{BufferFormat, DataRendering, FdView, RenderCtx, StateValue};
 use crate::state::State;
 
 pub struct ViewCtx<'a> {
@@ -13,6 +13,9 @@ pub struct ViewCtx<'a> {
     pub call: Option<&'a Call>,
     pub syscall: &'a str,
     pub ret: Option<i64>,
+    pub data: DataRendering,
+    /// See [`EventView::exit_data`](crate::fields::EventView::exit_data).
+    pub exit_data: Option<&'a [u8]>,
     /// The process's arguments NUL-joined, built when a parameter asks for them.
     pub args_buf: std::cell::OnceCell<Vec<u8>>,
 }
@@ -54,6 +57,25 @@ impl RenderCtx for ViewCtx<'_> {
 
     fn cwd(&self) -> Option<&str> {
         self.state.process(self.pid)?.cwd.as_deref()
+    }
+
+    /// The call's data as copied; a call that moved nothing has empty data when data is
+    /// being copied at all.
+    fn data(&self) -> Option<&[u8]> {
+        self.exit_data
+            .or_else(|| crate::calls::io_data(self.call, self.ret, self.data.captured))
+    }
+
+    fn snaplen(&self) -> usize {
+        self.data.snaplen
+    }
+
+    fn max_output_len(&self) -> usize {
+        self.data.max_len
+    }
+
+    fn buffer_format(&self) -> BufferFormat {
+        self.data.format
     }
 
     fn comm(&self, pid: i64) -> Option<&str> {

@@ -21,6 +21,7 @@
 //!   `fd=-1` where old sysdig captures show `4294967295`;
 //! * poll's FDLIST flags are the kernel's `events`/`revents` bits in hex.
 
+pub mod bytebuf;
 mod flags;
 #[rustfmt::skip]
 mod gen_events;
@@ -28,6 +29,7 @@ mod gen_events;
 pub mod gen_flags;
 mod render;
 
+pub use bytebuf::{BufferFormat, DataRendering};
 pub use flags::{FlagEntry, FlagKind, FlagTable, poll_ppm, signal_name};
 pub use render::{ParamValue, decimal, push_int, push_uint, render_param};
 
@@ -174,12 +176,16 @@ pub trait RenderCtx {
     }
     /// Bytes of an I/O buffer kept (sysdig `-s`, default 80).
     fn snaplen(&self) -> usize {
-        80
+        bytebuf::DEFAULT_SNAPLEN
+    }
+    /// How I/O data is written (`-A`, `-x`, `-X`, `-b`).
+    fn buffer_format(&self) -> BufferFormat {
+        BufferFormat::Normal
     }
     /// Longest BYTEBUF rendering before it is cut with `...` (sysdig's text
     /// output: 80; 0 = no limit).
     fn max_output_len(&self) -> usize {
-        80
+        bytebuf::DEFAULT_MAX_LEN
     }
     /// The command name of process/thread `pid`, for PID parameters.
     fn comm(&self, _pid: i64) -> Option<&str> {

@@ -364,19 +364,7 @@ fn render_bytes(
         T::CharBuf => raw.push_str(&String::from_utf8_lossy(cstr(b))),
         T::ByteBuf => {
             let b = &b[..b.len().min(ctx.snaplen())];
-            let start = raw.len();
-            raw.extend(b.iter().map(|&c| {
-                if (0x20..0x7f).contains(&c) {
-                    c as char
-                } else {
-                    '.'
-                }
-            }));
-            let max = ctx.max_output_len();
-            if max != 0 && raw.len() - start > max {
-                raw.truncate(start + max.saturating_sub(3));
-                raw.push_str("...");
-            }
+            super::bytebuf::write_buffer(b, ctx.buffer_format(), ctx.max_output_len(), raw);
         }
         T::SockAddr => raw.push_str(sockaddr(b).as_deref().unwrap_or(NA)),
         T::RelTime => match (b.get(..8), b.get(8..16)) {

@@ -18,6 +18,7 @@
 //! - [`install`]: creating and removing the probe events in tracefs (the I/O edge).
 //! - [`record`]: decoding a probe event's records by its format (no I/O).
 //! - [`resolver`]: attaching decoded values to the right call of the right thread.
+//! - [`io_data`]: the bytes reads and writes moved, copied right after the call.
 //! - [`sockaddr`]: socket addresses fetched as raw bytes, decoded.
 
 pub mod catalog;
@@ -26,13 +27,14 @@ pub mod eh_frame;
 pub mod elf;
 pub mod fetch;
 pub mod install;
+pub mod io_data;
 pub mod objects;
 pub mod record;
 pub mod resolver;
 pub mod sockaddr;
 pub mod x86;
 
-pub use install::{InstallError, ProbeEvent, ProbeOptions, ProbeSet, Skipped, Tiers};
+pub use install::{DataOptions, InstallError, ProbeEvent, ProbeOptions, ProbeSet, Skipped, Tiers};
 pub use record::{Binding, PostRecord, PostSpec, ProbeDecoder, ProbeHit, Source, Value};
 pub use resolver::{Delivery, PostHit, Resolved, ResolvedValue, Resolver, Stats};
 pub use sockaddr::SockAddr;

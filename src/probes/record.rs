@@ -9,10 +9,12 @@
 //! still has its NUL), so "absent" and "empty" stay distinct: a faulted fetch is no value.
 //!
 //! A post-syscall probe (see [`catalog::POST_FUNCTIONS`](super::catalog::POST_FUNCTIONS))
-//! has no path slots: it carries the array word (`fds`, 8 bytes) and the return value
-//! (`ret`), read by [`ProbeDecoder::decode_post`].
+//! has no path slots: it carries the return value (`ret`) and either the array word
+//! (`fds`, 8 bytes) or the call's I/O data (see [`io_data`](super::io_data)), read by
+//! [`ProbeDecoder::decode_post`].
 
 use super::catalog::ValueKind;
+use super::io_data::DataDecoder;
 use super::sockaddr::SockAddr;
 use crate::tracefs::{EventFormat, Field, FieldKind};
 use std::fmt;
@@ -114,8 +116,16 @@ pub struct PostSpec {
 #[derive(Clone, Debug)]
 struct PostFields {
     spec: PostSpec,
-    fds: Field,
-    ret: Field,
+    what: PostValue,
+}
+
+/// What a post-syscall probe's record holds besides its result.
+#[derive(Clone, Debug)]
+enum PostValue {
+    /// An `int[2]` (pipe, socketpair): the `fds` word and the `ret` field.
+    FdPair { fds: Field, ret: Field },
+    /// The call's I/O data, at most `limit` bytes of it.
+    Data { decoder: DataDecoder, limit: usize },
 }
 
 /// Field names a post-syscall probe writes: the array word and the return value.
@@ -127,8 +137,9 @@ pub const POST_RET: &str = "ret";
 pub struct PostRecord {
     pub spec: PostSpec,
     pub ret: i64,
-    /// The array's 8 bytes as user memory held them (two native-endian i32).
-    pub bytes: [u8; 8],
+    /// The array's 8 bytes as user memory held them (two native-endian i32), or the
+    /// call's first data bytes (exact; at most `ret`).
+    pub bytes: Vec<u8>,
 }
 
 /// The format lacks a field the probe definition wrote.
@@ -248,8 +259,36 @@ impl ProbeDecoder {
             bindings: Vec::new(),
             post: Some(PostFields {
                 spec,
-                fds: get(POST_FDS, Some(8))?,
-                ret: get(POST_RET, None)?,
+                what: PostValue::FdPair {
+                    fds: get(POST_FDS, Some(8))?,
+                    ret: get(POST_RET, None)?,
+                },
+            }),
+        })
+    }
+
+    /// A post-syscall probe that copies the I/O data of `spec.syscall` (its format as
+    /// [`io_data::fetch_text`](super::io_data::fetch_text) wrote it), keeping at most
+    /// `limit` bytes of each call's data.
+    pub fn new_data(
+        event: &str,
+        format: &EventFormat,
+        source: Source,
+        spec: PostSpec,
+        limit: usize,
+    ) -> Result<ProbeDecoder, DecoderError> {
+        Ok(ProbeDecoder {
+            source,
+            event: event.to_string(),
+            id: format.id,
+            slots: Vec::new(),
+            bindings: Vec::new(),
+            post: Some(PostFields {
+                spec,
+                what: PostValue::Data {
+                    decoder: DataDecoder::new(event, format)?,
+                    limit,
+                },
             }),
         })
     }
@@ -259,11 +298,30 @@ impl ProbeDecoder {
         self.post.as_ref().map(|p| p.spec)
     }
 
+    /// Whether this is a post-syscall probe that copies I/O data.
+    pub fn is_data(&self) -> bool {
+        matches!(
+            self.post,
+            Some(PostFields {
+                what: PostValue::Data { .. },
+                ..
+            })
+        )
+    }
+
     /// A post-syscall record (None: not a post probe, or the record is too short).
     pub fn decode_post(&self, raw: &[u8]) -> Option<PostRecord> {
         let p = self.post.as_ref()?;
-        let ret = p.ret.i64(raw)?;
-        let bytes: [u8; 8] = p.fds.bytes(raw)?.try_into().ok()?;
+        let (ret, bytes) = match &p.what {
+            PostValue::FdPair { fds, ret } => {
+                let b = fds.bytes(raw)?;
+                (ret.i64(raw)?, b.get(..8)?.to_vec())
+            }
+            PostValue::Data { decoder, limit } => {
+                let r = decoder.decode(raw, *limit)?;
+                (r.ret, r.bytes)
+            }
+        };
         Some(PostRecord {
             spec: p.spec,
             ret,

@@ -26,6 +26,7 @@
 //! installed probe covers, finished without a value for one of them) are kept for `-v`.
 //! No I/O.
 
+use super::io_data::DATA_ARG;
 use super::record::{PostRecord, ProbeDecoder, ProbeHit, Source, Value};
 use crate::fasthash::IntMap;
 use std::collections::BTreeMap;
@@ -73,6 +74,8 @@ pub struct Stats {
     pub post_failed: u64,
     /// Delivered post-syscall hits whose thread's last call seen was not that call's exit.
     pub post_unmatched: u64,
+    /// I/O data copied (calls that moved at least one byte), per system call.
+    pub data: BTreeMap<&'static str, u64>,
 }
 
 /// What one probe record gives the caller.
@@ -92,9 +95,12 @@ pub struct PostHit {
     /// The return value (always 0: failed calls are not delivered).
     pub ret: i64,
     /// `(syscall argument index of the array, its bytes)`; for pipe/pipe2/socketpair the
-    /// 8 bytes are two native-endian i32 file descriptors.
+    /// 8 bytes are two native-endian i32 file descriptors. I/O data comes as
+    /// [`DATA_ARG`](super::io_data::DATA_ARG).
     pub values: Vec<(usize, Vec<u8>)>,
     pub source: Source,
+    /// The values are the call's I/O data (they belong to its exit, which waits for them).
+    pub data: bool,
 }
 
 impl PostHit {
@@ -138,6 +144,8 @@ pub struct Resolver {
     post_syscalls: Vec<&'static str>,
     /// tid → (index in `post_syscalls` of its last call, exited) when that call is one.
     post_last: IntMap<u32, (usize, bool)>,
+    /// The system calls whose I/O data probes copy.
+    data_syscalls: Vec<&'static str>,
     stats: Stats,
 }
 
@@ -152,7 +160,13 @@ impl Resolver {
 
     /// Adds a probe; its records are recognised by the format id.
     pub fn add_probe(&mut self, p: ProbeDecoder) {
+        if let Some(spec) = p.post_spec().filter(|_| p.is_data())
+            && !self.data_syscalls.contains(&spec.syscall)
+        {
+            self.data_syscalls.push(spec.syscall);
+        }
         if let Some(spec) = p.post_spec()
+            && !p.is_data()
             && !self.post_syscalls.contains(&spec.syscall)
         {
             self.post_syscalls.push(spec.syscall);
@@ -176,6 +190,23 @@ impl Resolver {
     /// Whether records with this `common_type` are probe records.
     pub fn is_probe(&self, id: u32) -> bool {
         self.by_id.contains_key(&id)
+    }
+
+    /// Whether records with this `common_type` carry I/O data.
+    pub fn is_data_probe(&self, id: u32) -> bool {
+        self.by_id
+            .get(&id)
+            .is_some_and(|&i| self.probes[i].is_data())
+    }
+
+    /// Whether any probe copies I/O data.
+    pub fn copies_data(&self) -> bool {
+        !self.data_syscalls.is_empty()
+    }
+
+    /// Whether probes copy the I/O data of `syscall` (kernel name).
+    pub fn copies_data_for(&self, syscall: &str) -> bool {
+        self.data_syscalls.iter().any(|s| *s == syscall)
     }
 
     /// Decodes a probe record (None: not a probe id).
@@ -210,9 +241,17 @@ impl Resolver {
         if self.probes[probe].post_spec().is_some() {
             let rec = self.probes[probe].decode_post(raw);
             let source = self.probes[probe].source;
+            let post = match rec {
+                None => {
+                    self.stats.undecodable += 1;
+                    None
+                }
+                Some(r) if self.probes[probe].is_data() => self.data_hit(r, source),
+                Some(r) => self.post_hit(tid, r, source),
+            };
             return Delivery {
                 late: Vec::new(),
-                post: rec.and_then(|r| self.post_hit(tid, r, source)),
+                post,
             };
         }
         let Some(hit) = self.decode(id, raw) else {
@@ -232,6 +271,22 @@ impl Resolver {
         Delivery::default()
     }
 
+    /// A data probe's record: delivered when the call moved data (a call that moved none
+    /// shows empty data without it).
+    fn data_hit(&mut self, r: PostRecord, source: Source) -> Option<PostHit> {
+        if r.ret <= 0 {
+            return None;
+        }
+        *self.stats.data.entry(r.spec.syscall).or_default() += 1;
+        Some(PostHit {
+            syscall: r.spec.syscall,
+            ret: r.ret,
+            values: vec![(DATA_ARG, r.bytes)],
+            source,
+            data: true,
+        })
+    }
+
     fn post_hit(&mut self, tid: u32, r: PostRecord, source: Source) -> Option<PostHit> {
         let last = self.post_last.remove(&tid);
         if r.ret != 0 {
@@ -248,8 +303,9 @@ impl Resolver {
         Some(PostHit {
             syscall: r.spec.syscall,
             ret: r.ret,
-            values: vec![(r.spec.arg, r.bytes.to_vec())],
+            values: vec![(r.spec.arg, r.bytes)],
             source,
+            data: false,
         })
     }
 

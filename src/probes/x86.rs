@@ -496,6 +496,14 @@ impl SyscallSite {
 
 /// The constant `mov $imm,%eax` / `mov $imm,%rax` loads, if `i` is one.
 fn loads_eax(i: &Insn) -> Option<u32> {
+    // xor %eax,%eax (also sub): how compilers load 0, read's number.
+    if i.map == Map::Primary
+        && matches!(i.opcode, 0x29 | 0x2b | 0x31 | 0x33)
+        && i.modrm == Some(0xc0)
+        && i.rex & 0b101 == 0
+    {
+        return Some(0);
+    }
     let to_eax = match (i.map, i.opcode) {
         (Map::Primary, 0xb8) => i.rex & 1 == 0 && !i.opsize16,
         (Map::Primary, 0xc7) => i.rm_reg() == Some(0) && !i.opsize16,
@@ -577,6 +585,17 @@ mod tests {
             .map(|w| w[1] - w[0])
             .chain(std::iter::once(code.len() - b.last().unwrap()))
             .collect()
+    }
+
+    #[test]
+    fn xor_eax_loads_zero_reads_number() {
+        // glibc 2.36 __read: xor %eax,%eax ; syscall ; cmp $-4096,%rax
+        let code = [0x31, 0xc0, 0x0f, 0x05, 0x48, 0x3d, 0x00, 0xf0, 0xff, 0xff];
+        let sites = syscall_sites(&code).unwrap();
+        assert_eq!(sites.len(), 1);
+        assert_eq!((sites[0].at, sites[0].nr), (2, 0));
+        // xor %ecx,%ecx does not load %eax
+        assert!(syscall_sites(&[0x31, 0xc9, 0x0f, 0x05]).unwrap().is_empty());
     }
 
     #[test]

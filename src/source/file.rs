@@ -272,7 +272,12 @@ impl FileMeta {
             ),
             Item::UserValues(vals) => attach(p, vals),
             Item::Drops(d) => self.drops += d.iter().map(|x| x.count).sum::<u64>(),
-            Item::Machine(_) | Item::End(_) | Item::Event(_) => {}
+            Item::Machine(m) => {
+                if m.get(crate::capture::DATA_SNAPLEN_KEY).is_some() {
+                    p.data_rendering.captured = true;
+                }
+            }
+            Item::End(_) | Item::Event(_) => {}
         }
     }
 
@@ -322,7 +327,12 @@ fn attach(p: &mut Pipeline<'_>, vals: Vec<UserValue>) {
             p.post_value(v.tid, pid, v.time, syscall, arg, v.value, src);
             continue;
         }
-        let (Ok(arg), Some(src)) = (v.key.parse::<usize>(), source_of(&v.tier)) else {
+        let arg = if v.key == crate::capture::DATA_KEY {
+            Ok(crate::probes::io_data::DATA_ARG)
+        } else {
+            v.key.parse::<usize>()
+        };
+        let (Ok(arg), Some(src)) = (arg, source_of(&v.tier)) else {
             continue;
         };
         p.attach_value(v.tid, v.time, arg, v.value, src);

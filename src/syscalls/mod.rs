@@ -99,6 +99,27 @@ impl Arch {
 
 /// The syscall with number `nr`, or `None` for an unused or out-of-range number
 /// (including the `-1` that `sys_enter` reports for a non-syscall entry).
+/// Calls that read data through an fd (sysdig's `evt.is_io_read`).
+const IO_READS: &[&str] = &[
+    "read", "readv", "pread64", "preadv", "preadv2", "recvfrom", "recvmsg", "recvmmsg", "recv",
+];
+/// Calls that write data through an fd (sysdig's `evt.is_io_write`).
+const IO_WRITES: &[&str] = &[
+    "write", "writev", "pwrite64", "pwritev", "pwritev2", "sendto", "sendmsg", "sendmmsg", "send",
+];
+
+/// Whether a call (kernel name) reads (`Some(false)`) or writes (`Some(true)`) data through
+/// an fd; `None` for every other call.
+pub fn io_direction(syscall: &str) -> Option<bool> {
+    if IO_READS.contains(&syscall) {
+        Some(false)
+    } else if IO_WRITES.contains(&syscall) {
+        Some(true)
+    } else {
+        None
+    }
+}
+
 pub fn name(arch: Arch, nr: i64) -> Option<&'static str> {
     let idx = usize::try_from(nr).ok()?;
     arch.names().get(idx).copied().flatten()

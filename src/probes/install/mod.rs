@@ -45,6 +45,9 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
+mod data;
+pub use data::DataOptions;
+
 /// Which kinds of probe may be created.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Tiers {
@@ -76,6 +79,8 @@ pub struct ProbeOptions {
     /// The binary a traced command starts through (tpdig itself): only its exec is
     /// probed, so the command's first `execve` shows its path and arguments.
     pub launcher: Option<PathBuf>,
+    /// Copy the I/O data of reads and writes (see [`data`]).
+    pub data: Option<DataOptions>,
 }
 
 /// What is probed in the launcher (see [`ProbeOptions::launcher`]).
@@ -140,6 +145,7 @@ pub struct ProbeSet {
     skipped: Vec<Skipped>,
     stale_removed: Vec<String>,
     task_bound: Option<Vec<u32>>,
+    data_layouts: data::Layouts,
     removed: bool,
 }
 
@@ -171,6 +177,7 @@ impl ProbeSet {
             skipped: Vec::new(),
             stale_removed,
             task_bound: opts.pids.clone(),
+            data_layouts: data::Layouts::default(),
             removed: false,
         };
         let mut eprobed: HashSet<String> = HashSet::new();
@@ -350,7 +357,7 @@ impl ProbeSet {
         } else {
             Vec::new()
         };
-        if fns.is_empty() && posts.is_empty() {
+        if fns.is_empty() && posts.is_empty() && opts.data.is_none() {
             return Ok(());
         }
         let names: Vec<&str> = fns.iter().map(|f| f.func).collect();
@@ -381,6 +388,9 @@ impl ProbeSet {
                     .collect()
             } else {
                 self.install_post_probes(tracefs, &path, &elf, obj, n, &posts)?;
+                if let Some(d) = &opts.data {
+                    self.install_data_probes(tracefs, &path, &elf, obj, n, d)?;
+                }
                 names.clone()
             };
             let name = obj.to_string_lossy();
@@ -389,7 +399,15 @@ impl ProbeSet {
                 && !is_c_library(&name)
                 && (is_loader(&name) || !elf.interp)
             {
-                self.install_site_probes(tracefs, &path, &elf, obj, n, lookups)?;
+                self.install_site_probes(
+                    tracefs,
+                    &path,
+                    &elf,
+                    obj,
+                    n,
+                    lookups,
+                    opts.data.as_ref(),
+                )?;
             }
             if names.is_empty() {
                 continue;
@@ -473,6 +491,7 @@ impl ProbeSet {
         obj: &Path,
         n: usize,
         lookups: bool,
+        data: Option<&DataOptions>,
     ) -> Result<(), InstallError> {
         if elf.machine != EM_X86_64 {
             return Ok(());
@@ -500,6 +519,13 @@ impl ProbeSet {
                 let Some(syscall) = crate::syscalls::name(arch, i64::from(site.nr)) else {
                     continue;
                 };
+                if let Some(d) = data.filter(|d| d.wants(syscall)) {
+                    let name = format!("{syscall}_data{k}_{n}");
+                    k += 1;
+                    let at = offset + site.after() as u64;
+                    self.add_data_probe(tracefs, path, obj, at, syscall, label, &name, d)?;
+                    continue;
+                }
                 let values = catalog::syscall_values(syscall, lookups);
                 let fetch: Option<Vec<String>> = values
                     .iter()
@@ -752,6 +778,9 @@ impl ProbeSet {
             .into_iter()
             .map(|(k, v)| format!("{k}: {} ({})", v.len(), v.join(" ")))
             .collect();
+        for l in self.data_layouts.summary() {
+            out.push(format!("I/O data: {l}"));
+        }
         for s in &self.skipped {
             out.push(format!("not probed: {}: {}", s.what, s.why));
         }
