@@ -52,6 +52,8 @@ fn capture_with(shell: &str, name: &str, script: &str) -> PathBuf {
     let st = Command::new(BIN)
         .arg("-w")
         .arg(&out)
+        // With I/O data, so the chisels that print it have it.
+        .args(["-s", "80"])
         .args(["--", shell, "-c", script])
         .status()
         .expect("run tpdig");
@@ -322,24 +324,23 @@ fn event_printing_chisels_show_the_workload() {
         r.out
     );
     let r = run("spy_file", &["W", &w.target], &w.cap);
-    let lines: Vec<&str> = r.out.lines().collect();
-    assert!(!lines.is_empty());
-    assert!(
-        lines
-            .iter()
-            .all(|l| l.contains(" W ") && l.ends_with(&w.target)),
-        "{}",
-        r.out
-    );
+    // A header per write, each followed by its data (`yes` writes "y" lines).
+    let headers: Vec<&str> = r.out.lines().filter(|l| l.ends_with(&w.target)).collect();
+    assert!(!headers.is_empty(), "{}", r.out);
+    assert!(headers.iter().all(|l| l.contains(" W ")), "{}", r.out);
+    assert!(r.out.lines().any(|l| l == "y"), "{}", r.out);
+    // stdout, stderr and stdin print the data itself.
     let r = run("stdout", &[], &w.cap);
-    assert!(r.out.contains("write 6 bytes on stdout"), "{}", r.out);
+    assert!(r.out.lines().any(|l| l == "hello"), "{}", r.out);
+    // cat's complaint goes to fd 2 (`echo oops >&2` is a write on a dup'd fd 1).
     let r = run("stderr", &[], &w.cap);
-    assert!(r.out.contains("write 5 bytes on stderr"), "{}", r.out);
+    assert!(r.out.contains("cat: -: Bad file descriptor"), "{}", r.out);
     let r = run("stdin", &[], &w.cap);
+    assert!(r.out.contains("root:"), "{}", r.out);
+    let r = run("echo_fds", &["disable_colors"], &w.cap);
     assert!(
         r.out
-            .lines()
-            .any(|l| l.starts_with("head(") && l.contains("on stdin")),
+            .contains(&format!("------ Write 5B to   /dev/null (head)\nroot:")),
         "{}",
         r.out
     );
@@ -423,6 +424,12 @@ fn network_chisels_see_the_connection() {
         r.out
             .lines()
             .any(|l| l.starts_with("------ Write") && l.contains(&conn_port)),
+        "{}",
+        r.out
+    );
+    // The data follows: zeros from /dev/zero, shown as dots.
+    assert!(
+        r.out.lines().any(|l| l.starts_with("........")),
         "{}",
         r.out
     );

@@ -215,3 +215,39 @@ fn data_only_when_asked_and_one_format() {
     assert!(out.contains("data=<NA>"), "{out}");
     assert!(!err.contains("I/O data"), "{err}");
 }
+
+/// Kernels without array fetch types: the data comes as a series of `u64` probe arguments
+/// (forced here with `--compat no-array-fetch`), with the same bytes.
+#[test]
+fn u64_series_without_array_fetch() {
+    if !can_trace() {
+        eprintln!("skipped: not root");
+        return;
+    }
+    let _g = serial();
+    let file = tmp("series");
+    let script = format!(
+        r#"
+import os
+fd = os.open("{file}", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+os.write(fd, b"0123456789" * 30)
+"#
+    );
+    let filter = format!("fd.name={file} and evt.type=write and evt.dir=<");
+    let (out, err) = trace_python(
+        &[
+            "--compat",
+            "no-array-fetch",
+            "-v",
+            "-s",
+            "300",
+            "-p",
+            "%evt.buffer",
+            &filter,
+        ],
+        &script,
+    );
+    let _ = std::fs::remove_file(&file);
+    assert!(err.contains("(u64 series)"), "{err}");
+    assert_eq!(out.trim_end(), "0123456789".repeat(30), "{err}");
+}

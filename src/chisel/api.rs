@@ -59,14 +59,16 @@ impl Shared {
     }
 
     pub fn write_line(&mut self, s: &str) {
+        self.write_text(s);
+        self.write_text("\n");
+    }
+
+    /// `write(text)`: output without a line end (data that carries its own).
+    pub fn write_text(&mut self, s: &str) {
         if self.out_error.is_some() {
             return;
         }
-        let r = self
-            .out
-            .write_all(s.as_bytes())
-            .and_then(|_| self.out.write_all(b"\n"));
-        if let Err(e) = r {
+        if let Err(e) = self.out.write_all(s.as_bytes()) {
             self.out_error = Some(e);
         }
     }
@@ -262,6 +264,8 @@ pub fn register(engine: &mut Engine, shared: &SharedRc) {
 
     let sh = shared.clone();
     engine.on_print(move |s| sh.borrow_mut().write_line(s));
+    let sh = shared.clone();
+    engine.register_fn("write", move |s: &str| sh.borrow_mut().write_text(s));
     engine.on_debug(|s, src, pos| {
         let src = src.unwrap_or("script");
         if pos.is_none() {
@@ -330,6 +334,12 @@ fn register_evt(engine: &mut Engine, shared: &SharedRc) {
             v.syscall().and_then(cfields::io_direction) == Some(true)
         })
     });
+    engine.register_get("data", |e: &mut Evt| {
+        ev(e, |v| match v.io_data() {
+            Some(d) => Dynamic::from(data_text(v, d)),
+            None => Dynamic::UNIT,
+        })
+    });
     engine.register_get("info", |e: &mut Evt| {
         ev(e, |v| ImmutableString::from(v.info()))
     });
@@ -361,6 +371,26 @@ fn register_evt(engine: &mut Engine, shared: &SharedRc) {
             format!("{} {} {} {}", v.ev.num, v.ev.tid, v.type_name(), v.info())
         })
     });
+}
+
+/// A call's data as a chisel prints it: in the run's format (`-A`, `-x`, `-X`, `-b`), or as
+/// text with its line ends and tabs kept and other control bytes as `.`; never cut.
+fn data_text(v: &EventView<'_>, d: &[u8]) -> String {
+    use crate::params::BufferFormat;
+    let d = &d[..d.len().min(v.data.snaplen)];
+    if v.data.format != BufferFormat::Normal {
+        let mut s = String::new();
+        crate::params::bytebuf::write_buffer(d, v.data.format, 0, &mut s);
+        return s;
+    }
+    String::from_utf8_lossy(d)
+        .chars()
+        .map(|c| match c {
+            '\n' | '\t' => c,
+            c if c.is_control() => '.',
+            c => c,
+        })
+        .collect()
 }
 
 fn register_control(engine: &mut Engine, shared: &SharedRc) {
