@@ -125,6 +125,8 @@ fn run(compat: Compat, post: Duration, trigger: Trigger, label: &str) -> Outcome
         filter_expr: None,
         command: None,
         probe_lookups: false,
+        data: None,
+        data_rendering: Default::default(),
     };
     let mut opts = FlightOptions::new(live, dump_base);
     opts.post = post;
