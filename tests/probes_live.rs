@@ -96,6 +96,7 @@ fn capture(t: &Tracefs, work: impl FnOnce()) -> (ProbeSet, Captured) {
         pids: None,
         objects: vec![exe],
         launcher: None,
+        data: None,
     };
     let set = ProbeSet::install(t, &opts).expect("install probes");
     for l in set.summary() {
