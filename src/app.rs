@@ -8,6 +8,7 @@ use crate::fields::{Catalog, FIELDS};
 use crate::live::{self, LiveOptions};
 use crate::output::Sink;
 use crate::output::capture_sink::{CaptureSink, Rotation};
+use crate::output::destination::Destination;
 use crate::output::format::{CONTAINER_FORMAT, Format};
 use crate::output::json::JsonSink;
 use crate::output::line::FormatSink;
@@ -95,6 +96,12 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
         None => None,
     };
     let time_mode = TimeMode::parse(&cli.timetype).map_err(AppError::usage)?;
+    let destination = Destination::open(cli.output.as_deref())?;
+    // -S: the table of event types, written after the events.
+    let mut type_counts = match cli.summary {
+        true => Some(destination.writer()?),
+        false => None,
+    };
     // A chisel takes its required arguments from the first words; the rest is the filter.
     let mut words = cli.filter.clone();
     let mut chisel = match &cli.chisel {
@@ -108,7 +115,7 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
                 .count()
                 .min(words.len());
             let args: Vec<String> = words.drain(..n).collect();
-            let out: Box<dyn Write> = Box::new(BufWriter::new(io::stdout()));
+            let out: Box<dyn Write> = Box::new(BufWriter::new(destination.writer()?));
             let mut sink = crate::chisel::ChiselSink::new(&source, &args, out)?;
             sink.set_live(cli.read.is_empty());
             Some(sink)
@@ -130,8 +137,7 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
             .collect(),
         max_events: cli.numevents,
     };
-    let stdout = io::stdout();
-    let out = BufWriter::with_capacity(64 * 1024, stdout.lock());
+    let out = BufWriter::with_capacity(64 * 1024, destination.writer()?);
     let mut capture: Option<Box<dyn Sink>> = cli.write.as_ref().map(|path| {
         let rotation = Rotation {
             bytes: cli.file_size.map(|mb| mb * 1_000_000),
@@ -184,7 +190,7 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
                 "-r reads files: it cannot also run a command (--)",
             ));
         }
-        let code = read_files(cli, selection, sinks)?;
+        let code = read_files(cli, selection, sinks, &destination)?;
         return chisel_outcome(chisel, code);
     }
     let live_opts = |buffer_bytes: usize, filter_expr| -> AppResult<LiveOptions> {
@@ -223,7 +229,8 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
         return Ok(summary.command_status.map_or(0, crate::command::exit_code));
     }
     let opts = live_opts(cli.buffer_size, filter_expr)?;
-    let summary = live::capture(&opts, selection, sinks, cli.summary)?;
+    let type_counts = type_counts.as_mut().map(|w| w.as_mut() as &mut dyn Write);
+    let summary = live::capture(&opts, selection, sinks, type_counts)?;
     let code = chisel_outcome(chisel, 0)?;
     if cli.verbose {
         let mut err = io::stderr().lock();
@@ -255,7 +262,12 @@ fn quiet_pipe(e: io::Error) -> AppError {
 }
 
 /// `-r`: replays the files through the pipeline into `sink`.
-fn read_files(cli: &Cli, selection: Selection, sinks: Vec<&mut dyn Sink>) -> AppResult<i32> {
+fn read_files(
+    cli: &Cli,
+    selection: Selection,
+    sinks: Vec<&mut dyn Sink>,
+    destination: &Destination,
+) -> AppResult<i32> {
     let start = std::time::Instant::now();
     let mut pipeline = Pipeline::new(State::default(), sinks, selection);
     pipeline.count_types = cli.summary;
@@ -270,7 +282,7 @@ fn read_files(cli: &Cli, selection: Selection, sinks: Vec<&mut dyn Sink>) -> App
         return Err(AppError::runtime(format!("writing output: {e}")));
     }
     if cli.summary {
-        let _ = pipeline.print_type_counts(&mut io::stdout().lock());
+        let _ = pipeline.print_type_counts(&mut destination.writer()?);
     }
     for w in &report.recovered {
         eprintln!("tpdig: warning: {w}");
