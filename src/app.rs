@@ -173,6 +173,8 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
     if let Some(p) = printer.as_mut() {
         sinks.push(p.as_mut());
     }
+    // The flight recorder's dumps hold what the user's filter selects, whatever a chisel's is.
+    let user_filter_expr = filter_expr.clone();
     // The kernel may also drop what the chisel's own filter rejects.
     let filter_expr = match (filter_expr, chisel.as_ref().and_then(|c| c.filter_expr())) {
         (Some(a), Some(b)) => Some(crate::filter::Expr::And(Box::new(a), Box::new(b))),
@@ -211,7 +213,8 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
                 "--flight-recorder needs -w FILE (dumps are written to FILE.1, FILE.2...)",
             ));
         };
-        let mut f = crate::flight::FlightOptions::new(live_opts(ring, filter_expr)?, path.clone());
+        let mut f =
+            crate::flight::FlightOptions::new(live_opts(ring, user_filter_expr)?, path.clone());
         f.compress = cli.compress;
         f.machine = machine_info();
         f.suppress = selection.suppress.clone();
@@ -222,11 +225,22 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
         f.post = Duration::from_secs_f64(cli.post.unwrap_or(0.0).max(0.0));
         f.max_dumps = cli.max_dumps.unwrap_or(crate::flight::DEFAULT_MAX_DUMPS);
         f.dump_at_end = !cli.no_final_dump;
-        let summary = crate::flight::run(&f)?;
+        // A chisel watches the events as they happen and may ask for dumps (`dump()`).
+        let mut watchers: Vec<&mut dyn Sink> = Vec::new();
+        if let Some(c) = chisel.as_mut().filter(|_| !chisel_done) {
+            let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            c.set_dump_request(flag.clone());
+            f.request = Some(flag);
+            watchers.push(c);
+        }
+        let summary = crate::flight::run_watched(&f, watchers)?;
         if cli.verbose {
             eprintln!("tpdig: {} dumps written", summary.dumps.len());
         }
-        return Ok(summary.command_status.map_or(0, crate::command::exit_code));
+        let code = chisel_outcome(chisel, 0)?;
+        return Ok(summary
+            .command_status
+            .map_or(code, crate::command::exit_code));
     }
     let opts = live_opts(cli.buffer_size, filter_expr)?;
     let type_counts = type_counts.as_mut().map(|w| w.as_mut() as &mut dyn Write);
