@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the FIELDS section of man/tpdig.8 from the field catalog (`tpdig -l`), so the
-# man page and the binary cannot drift apart (tests/man_page.rs checks they agree).
+# man page and the binary cannot drift apart (tests/man_page.rs checks they agree, and that
+# groff renders the page without a warning).
 # Usage: ci/gen-man-fields.sh [TPDIG]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +10,10 @@ bin=${1:-target/x86_64-unknown-linux-gnu/debug/tpdig}
 block=$("$bin" -l | awk '
   /^Field Class: / { printf ".SS %s\n", $3; next }
   /^-+$/ || /^$/ { next }
-  { name = $1; $1 = ""; sub(/^ +/, ""); gsub(/\\/, "\\\\"); gsub(/-/, "\\-", name); printf ".TP\n.B %s\n%s\n", name, $0 }')
+  { name = $1; $1 = ""; sub(/^ +/, ""); gsub(/\\/, "\\\\"); gsub(/-/, "\\-", name)
+    # A text line starting with a quote or a dot would be read as a request: guard it.
+    desc = $0; if (desc ~ /^[.\047]/) desc = "\\&" desc
+    printf ".TP\n.B %s\n%s\n", name, desc }')
 python3 - "$block" <<'PY'
 import sys
 p = "man/tpdig.8"

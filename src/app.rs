@@ -9,6 +9,7 @@ use crate::fields::{Catalog, FIELDS};
 use crate::live::{self, LiveOptions};
 use crate::output::Sink;
 use crate::output::capture_sink::{CaptureSink, Rotation};
+use crate::output::destination::Destination;
 use crate::output::format::{CONTAINER_FORMAT, Format};
 use crate::output::json::JsonSink;
 use crate::output::line::FormatSink;
@@ -96,6 +97,12 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
         None => None,
     };
     let time_mode = TimeMode::parse(&cli.timetype).map_err(AppError::usage)?;
+    let destination = Destination::open(cli.output.as_deref())?;
+    // -S: the table of event types, written after the events.
+    let mut type_counts = match cli.summary {
+        true => Some(destination.writer()?),
+        false => None,
+    };
     // A chisel takes its required arguments from the first words; the rest is the filter.
     let mut words = cli.filter.clone();
     let mut chisel = match &cli.chisel {
@@ -109,7 +116,7 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
                 .count()
                 .min(words.len());
             let args: Vec<String> = words.drain(..n).collect();
-            let out: Box<dyn Write> = Box::new(BufWriter::new(io::stdout()));
+            let out: Box<dyn Write> = Box::new(BufWriter::new(destination.writer()?));
             let mut sink = crate::chisel::ChiselSink::new(&source, &args, out)?;
             sink.set_live(cli.read.is_empty());
             Some(sink)
@@ -133,8 +140,7 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
             .collect(),
         max_events: cli.numevents,
     };
-    let stdout = io::stdout();
-    let out = BufWriter::with_capacity(64 * 1024, stdout.lock());
+    let out = BufWriter::with_capacity(64 * 1024, destination.writer()?);
     let mut capture: Option<Box<dyn Sink>> = cli.write.as_ref().map(|path| {
         let rotation = Rotation {
             bytes: cli.file_size.map(|mb| mb * 1_000_000),
@@ -174,6 +180,8 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
     if let Some(p) = printer.as_mut() {
         sinks.push(p.as_mut());
     }
+    // The flight recorder's dumps hold what the user's filter selects, whatever a chisel's is.
+    let user_filter_expr = filter_expr.clone();
     // The kernel may also drop what the chisel's own filter rejects.
     let filter_expr = match (filter_expr, chisel.as_ref().and_then(|c| c.filter_expr())) {
         (Some(a), Some(b)) => Some(crate::filter::Expr::And(Box::new(a), Box::new(b))),
@@ -191,7 +199,13 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
                 "-r reads files: it cannot also run a command (--)",
             ));
         }
-        let code = read_files(cli, selection, sinks, data_req.rendering(false))?;
+        let code = read_files(
+            cli,
+            selection,
+            sinks,
+            &destination,
+            data_req.rendering(false),
+        )?;
         return chisel_outcome(chisel, code);
     }
     let live_opts = |buffer_bytes: usize, filter_expr| -> AppResult<LiveOptions> {
@@ -214,7 +228,8 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
                 "--flight-recorder needs -w FILE (dumps are written to FILE.1, FILE.2...)",
             ));
         };
-        let mut f = crate::flight::FlightOptions::new(live_opts(ring, filter_expr)?, path.clone());
+        let mut f =
+            crate::flight::FlightOptions::new(live_opts(ring, user_filter_expr)?, path.clone());
         f.compress = cli.compress;
         f.machine = machine_info();
         f.suppress = selection.suppress.clone();
@@ -225,14 +240,26 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
         f.post = Duration::from_secs_f64(cli.post.unwrap_or(0.0).max(0.0));
         f.max_dumps = cli.max_dumps.unwrap_or(crate::flight::DEFAULT_MAX_DUMPS);
         f.dump_at_end = !cli.no_final_dump;
-        let summary = crate::flight::run(&f)?;
+        // A chisel watches the events as they happen and may ask for dumps (`dump()`).
+        let mut watchers: Vec<&mut dyn Sink> = Vec::new();
+        if let Some(c) = chisel.as_mut().filter(|_| !chisel_done) {
+            let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            c.set_dump_request(flag.clone());
+            f.request = Some(flag);
+            watchers.push(c);
+        }
+        let summary = crate::flight::run_watched(&f, watchers)?;
         if cli.verbose {
             eprintln!("tpdig: {} dumps written", summary.dumps.len());
         }
-        return Ok(summary.command_status.map_or(0, crate::command::exit_code));
+        let code = chisel_outcome(chisel, 0)?;
+        return Ok(summary
+            .command_status
+            .map_or(code, crate::command::exit_code));
     }
     let opts = live_opts(cli.buffer_size, filter_expr)?;
-    let summary = live::capture(&opts, selection, sinks, cli.summary)?;
+    let type_counts = type_counts.as_mut().map(|w| w.as_mut() as &mut dyn Write);
+    let summary = live::capture(&opts, selection, sinks, type_counts)?;
     let code = chisel_outcome(chisel, 0)?;
     if cli.verbose {
         let mut err = io::stderr().lock();
@@ -268,6 +295,7 @@ fn read_files(
     cli: &Cli,
     selection: Selection,
     sinks: Vec<&mut dyn Sink>,
+    destination: &Destination,
     data_rendering: crate::params::DataRendering,
 ) -> AppResult<i32> {
     let start = std::time::Instant::now();
@@ -286,7 +314,7 @@ fn read_files(
         return Err(AppError::runtime(format!("writing output: {e}")));
     }
     if cli.summary {
-        let _ = pipeline.print_type_counts(&mut io::stdout().lock());
+        let _ = pipeline.print_type_counts(&mut destination.writer()?);
     }
     for w in &report.recovered {
         eprintln!("tpdig: warning: {w}");

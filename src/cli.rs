@@ -83,6 +83,11 @@ pub struct Cli {
     #[arg(short = 'j', long = "json")]
     pub json: bool,
 
+    /// Write the events (lines, -p, -j, the -S table, a chisel's output) to FILE instead of
+    /// stdout. A traced command keeps stdout; tpdig's own messages stay on stderr.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+
     /// How evt.outputtime is shown: h (local time of day, default), a (seconds since the
     /// epoch), r (since the first event), d (exit since its entry), D (since the previous event).
     #[arg(

@@ -332,7 +332,7 @@ pub fn capture(
     opts: &LiveOptions,
     selection: Selection,
     sinks: Vec<&mut dyn Sink>,
-    count_types: bool,
+    type_counts: Option<&mut dyn io::Write>,
 ) -> AppResult<Summary> {
     let mut signals = StopSignals::install();
     let Opened {
@@ -377,7 +377,7 @@ pub fn capture(
     let start = Instant::now();
     let mut merger = Merger::new();
     let mut pipeline = Pipeline::new(state, sinks, selection);
-    pipeline.count_types = count_types;
+    pipeline.count_types = type_counts.is_some();
     pipeline.state_off = opts.compat.no_state;
     pipeline.set_resolver(probes.as_ref().map(|p| p.resolver()));
     pipeline.data_rendering = opts.data_rendering;
@@ -526,8 +526,8 @@ pub fn capture(
     if let Some(e) = pipeline.io_error.take() {
         return Err(AppError::runtime(format!("writing output: {e}")));
     }
-    if count_types {
-        let _ = pipeline.print_type_counts(&mut io::stdout().lock());
+    if let Some(out) = type_counts {
+        let _ = pipeline.print_type_counts(out);
     }
     let per_cpu = engine
         .cpus()

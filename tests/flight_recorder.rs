@@ -362,3 +362,113 @@ fn a_filter_trigger_dumps_up_to_the_matching_event() {
     assert_eq!(*m.last().unwrap(), k, "the dump ends at the matching open");
     check(&o, Duration::ZERO, Mode::UserRing);
 }
+
+/// A chisel that asks for a dump when `cat` reads the path given as its argument.
+const DUMP_CHISEL: &str = r#"
+const SHORT_DESCRIPTION = "Dump the flight recorder when a path is read";
+const CATEGORY = "test";
+const ARGS = [#{name: "path", description: "the path", type: "string", optional: false}];
+const SEEN = vars();
+fn on_event(evt) {
+    if evt.is_exit && evt.type == "read" && evt["fd.name"] == args.path && !SEEN.has("done") {
+        SEEN.set("done", true);
+        print(`dump requested: ${dump()}`);
+    }
+}
+"#;
+
+/// Runs `cat /etc/hostname` under the flight recorder with DUMP_CHISEL watching `path`;
+/// returns the dump base, the chisel's output and tpdig's stderr.
+fn run_dump_chisel(dir: &std::path::Path, path: &str) -> (String, String, String) {
+    let chisel = dir.join("dumper.rhai");
+    std::fs::write(&chisel, DUMP_CHISEL).unwrap();
+    let base = dir.join("rec").to_string_lossy().into_owned();
+    let out_file = dir.join("chisel.txt");
+    let out = common::run(
+        &[
+            "--flight-recorder=1M",
+            "--no-final-dump",
+            "-w",
+            &base,
+            "-o",
+            out_file.to_str().unwrap(),
+            "-c",
+            chisel.to_str().unwrap(),
+            path,
+            "--",
+            "cat",
+            "/etc/hostname",
+        ],
+        &[],
+    );
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    let printed = std::fs::read_to_string(&out_file).unwrap_or_default();
+    (base, printed, err)
+}
+
+#[test]
+fn a_chisel_calling_dump_produces_a_dump() {
+    if !can_trace() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("tpdig-flight-chisel-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+
+    let (base, printed, err) = run_dump_chisel(&dir, "/etc/hostname");
+    assert!(printed.contains("dump requested: true"), "{printed}\n{err}");
+    let dump = format!("{base}.1");
+    assert!(
+        std::path::Path::new(&dump).exists(),
+        "the chisel's dump() wrote {dump}: {err}"
+    );
+    assert!(
+        !std::path::Path::new(&format!("{base}.2")).exists(),
+        "one dump"
+    );
+    let text = run_bin(&["-r", &dump, "proc.name=cat and evt.type=read"]);
+    assert!(
+        text.contains("/etc/hostname"),
+        "the dump holds the read that caused it:\n{text}"
+    );
+
+    // The same run with a condition that never holds: no dump (--no-final-dump).
+    let _ = std::fs::remove_file(&dump);
+    let (base, printed, err) = run_dump_chisel(&dir, "/nonexistent");
+    assert!(printed.is_empty(), "{printed}");
+    assert!(
+        !std::path::Path::new(&format!("{base}.1")).exists(),
+        "no dump without the chisel's call: {err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn dump_outside_the_flight_recorder_warns_once_and_returns_false() {
+    if !can_trace() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("tpdig-flight-nodump-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let chisel = dir.join("dumper.rhai");
+    std::fs::write(&chisel, DUMP_CHISEL).unwrap();
+    let out = common::run(
+        &[
+            "-c",
+            chisel.to_str().unwrap(),
+            "/etc/hostname",
+            "--",
+            "cat",
+            "/etc/hostname",
+        ],
+        &[],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{err}");
+    assert!(stdout.contains("dump requested: false"), "{stdout}");
+    assert_eq!(err.matches("needs --flight-recorder").count(), 1, "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -47,3 +47,20 @@ fn every_field_is_in_the_man_page() {
         "fields missing from man/tpdig.8 (run ci/gen-man-fields.sh): {missing:?}"
     );
 }
+
+/// Regression: a text line starting with a quote (`'>' for entries...`) was read as an
+/// undefined macro and `man` warned. groff (groff-base, which man-db depends on) with every
+/// warning enabled must have nothing to say about the page.
+#[test]
+fn the_man_page_renders_without_troff_warnings() {
+    let page = concat!(env!("CARGO_MANIFEST_DIR"), "/man/tpdig.8");
+    let out = std::process::Command::new("groff")
+        .args(["-man", "-ww", "-z", page])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run groff ({e}): install groff-base"));
+    let warnings = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && warnings.is_empty(),
+        "groff -man -ww -z man/tpdig.8 warns:\n{warnings}"
+    );
+}

@@ -20,6 +20,8 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 type RResult<T> = Result<T, Box<EvalAltResult>>;
 
@@ -40,6 +42,10 @@ pub struct Shared {
     pub live: bool,
     /// `set_snaplen`: the script shows I/O data, this many bytes of each call's.
     pub snaplen: Option<usize>,
+    /// `dump()`: the flight recorder's request flag, when the run is one.
+    pub dump_request: Option<Arc<AtomicBool>>,
+    /// `dump()` outside a flight-recorder run was reported once.
+    pub dump_warned: bool,
 }
 
 impl Shared {
@@ -55,6 +61,8 @@ impl Shared {
             snaplen: None,
             fields: HashMap::new(),
             live: false,
+            dump_request: None,
+            dump_warned: false,
         }
     }
 
@@ -441,6 +449,31 @@ fn register_control(engine: &mut Engine, shared: &SharedRc) {
     });
     let sh = shared.clone();
     engine.register_fn("is_live", move || sh.borrow().live);
+    let sh = shared.clone();
+    engine.register_fn("dump", move || request_dump(&mut sh.borrow_mut()));
+}
+
+/// `dump()`: asks the flight recorder for a dump of its rings (true), or, in a run without
+/// one, says so once on stderr and does nothing (false). The recorder ignores requests
+/// while a dump is pending or once `--max-dumps` is reached.
+fn request_dump(sh: &mut Shared) -> bool {
+    match &sh.dump_request {
+        Some(flag) => {
+            // ATOMICS: Release pairs with the recorder's AcqRel swap; the flag is the only
+            // data passed.
+            flag.store(true, Ordering::Release);
+            true
+        }
+        None => {
+            if !sh.dump_warned {
+                sh.dump_warned = true;
+                eprintln!(
+                    "tpdig: warning: the chisel called dump(), which needs --flight-recorder -w FILE; ignored"
+                );
+            }
+            false
+        }
+    }
 }
 
 fn register_tables(engine: &mut Engine, shared: &SharedRc) {

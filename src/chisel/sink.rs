@@ -221,6 +221,11 @@ impl ChiselSink {
         self.shared.borrow_mut().live = live;
     }
 
+    /// Lets the script's `dump()` ask the flight recorder for a dump by setting `flag`.
+    pub fn set_dump_request(&mut self, flag: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+        self.shared.borrow_mut().dump_request = Some(flag);
+    }
+
     /// The script asked to end (`end_capture()`, or `on_init` returned false), or failed.
     pub fn wants_end(&self) -> bool {
         self.ended || self.error.is_some() || self.shared.borrow().end_requested

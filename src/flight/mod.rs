@@ -17,9 +17,10 @@
 //! (threads and fds that existed before), which is what `-r` needs to show names.
 //!
 //! Triggers: SIGUSR1, a filter matching an event (`--trigger`), an in-process request
-//! (`FlightOptions::request`, for a chisel's dump function), and the end of the run. A
-//! filter trigger needs every event decoded as it happens, so it selects the user-space
-//! ring even where the kernel could overwrite.
+//! (`FlightOptions::request`: a chisel's `dump()`), and the end of the run. A filter
+//! trigger or a chisel needs every event decoded as it happens, so either selects the
+//! user-space ring even where the kernel could overwrite. A chisel ("watcher") sees the
+//! events the user's filter selects, in their own pipeline, as it would in a live run.
 
 pub mod signals;
 pub mod user_ring;
@@ -336,6 +337,13 @@ fn collect_user(rings: &[(u32, UserRing)]) -> Vec<(Coverage, Vec<OwnedSample>)> 
 /// Runs the flight recorder until SIGINT/SIGTERM, `-M`, or the command's end, writing a
 /// dump per trigger (at most `max_dumps`), and one at the end unless told not to.
 pub fn run(opts: &FlightOptions) -> AppResult<FlightSummary> {
+    run_watched(opts, Vec::new())
+}
+
+/// [`run`], with `watchers` (a chisel) shown every event the user's filter selects as it
+/// happens; a watcher asks for dumps through `opts.request`, and ends the run by ending
+/// its pipeline (a chisel's `end_capture()`).
+pub fn run_watched(opts: &FlightOptions, watchers: Vec<&mut dyn Sink>) -> AppResult<FlightSummary> {
     let live = &opts.live;
     let mut signals = FlightSignals::install();
     // A trigger filter sees every event: only the user's filter may be pushed down, and
@@ -345,6 +353,7 @@ pub fn run(opts: &FlightOptions) -> AppResult<FlightSummary> {
     } else {
         live.filter_expr.as_ref()
     };
+    let streamed = opts.trigger.is_some() || !watchers.is_empty();
     let Opened {
         decoder,
         mut engine,
@@ -352,7 +361,7 @@ pub fn run(opts: &FlightOptions) -> AppResult<FlightSummary> {
         command: mut cmd,
         specs,
         ..
-    } = open_capture(live, pushdown, opts.trigger.is_none())?;
+    } = open_capture(live, pushdown, !streamed)?;
     let mode = if engine.overwrite() {
         Mode::KernelOverwrite
     } else {
@@ -383,6 +392,28 @@ pub fn run(opts: &FlightOptions) -> AppResult<FlightSummary> {
         p.set_resolver(probes.as_ref().map(|p| p.resolver()));
         p
     });
+    // The watchers' pipeline: the user's filter selects what they see.
+    let mut watch_pipe = if watchers.is_empty() {
+        None
+    } else {
+        let mut state = State::default();
+        proc_scan::scan_state(Path::new("/proc"), Path::new("/etc"), &mut state);
+        let filter = match &live.filter_expr {
+            Some(e) => Some(
+                crate::filter::compile(e).map_err(|e| AppError::usage(format!("filter: {e}")))?,
+            ),
+            None => None,
+        };
+        let selection = Selection {
+            filter,
+            suppress: opts.suppress.clone(),
+            max_events: None,
+        };
+        let mut p = Pipeline::new(state, watchers, selection);
+        p.set_resolver(probes.as_ref().map(|p| p.resolver()));
+        p.data_rendering = live.data_rendering;
+        Some(p)
+    };
     let mut user_rings: Vec<(u32, UserRing)> = engine
         .cpus()
         .iter()
@@ -439,6 +470,10 @@ pub fn run(opts: &FlightOptions) -> AppResult<FlightSummary> {
     };
 
     loop {
+        if watch_pipe.as_ref().is_some_and(|p| p.done) {
+            stopped_by.get_or_insert_with(|| "the chisel".into());
+            break;
+        }
         let got = signals.take();
         if got.dump {
             want(&mut pending, &dumper, clock.now_perf(), "SIGUSR1");
@@ -515,6 +550,9 @@ pub fn run(opts: &FlightOptions) -> AppResult<FlightSummary> {
                 let mut fired = None;
                 merger.pop_ready(watermark(now), |s| {
                     keep(&mut user_rings, &s);
+                    if let Some(wp) = watch_pipe.as_mut() {
+                        feed(wp, &dumper.decoder, &clock, &s);
+                    }
                     if let Some(tp) = trigger_pipe.as_mut()
                         && feed_trigger(tp, &dumper.decoder, &clock, &s)
                         && fired.is_none()
@@ -535,6 +573,9 @@ pub fn run(opts: &FlightOptions) -> AppResult<FlightSummary> {
         let mut fired = None;
         merger.flush(|s| {
             keep(&mut user_rings, &s);
+            if let Some(wp) = watch_pipe.as_mut() {
+                feed(wp, &dumper.decoder, &clock, &s);
+            }
             if let Some(tp) = trigger_pipe.as_mut()
                 && feed_trigger(tp, &dumper.decoder, &clock, &s)
                 && fired.is_none()
@@ -545,6 +586,19 @@ pub fn run(opts: &FlightOptions) -> AppResult<FlightSummary> {
         if let Some(at) = fired {
             want(&mut pending, &dumper, at, "trigger filter");
         }
+    }
+    if let Some(wp) = watch_pipe.as_mut() {
+        wp.release_all(&dumper.decoder);
+        wp.end(&[]);
+        if let Some(e) = wp.io_error.take() {
+            return Err(AppError::runtime(format!("writing output: {e}")));
+        }
+    }
+    // A request made by the last events seen (the command's last calls) still counts.
+    if let Some(r) = &opts.request
+        && r.swap(false, Ordering::AcqRel)
+    {
+        want(&mut pending, &dumper, clock.now_perf(), "request");
     }
     if pending.is_none() && opts.dump_at_end {
         want(&mut pending, &dumper, clock.now_perf(), "end of run");
@@ -588,6 +642,12 @@ fn keep(rings: &mut [(u32, UserRing)], s: &Sample<'_>) {
 /// Runs one sample through the trigger's pipeline; true when the trigger matched it.
 fn feed_trigger(p: &mut Pipeline<'_>, decoder: &Decoder, clock: &Clock, s: &Sample<'_>) -> bool {
     let before = p.shown;
+    feed(p, decoder, clock, s);
+    p.shown > before
+}
+
+/// Runs one streamed sample through a pipeline.
+fn feed(p: &mut Pipeline<'_>, decoder: &Decoder, clock: &Clock, s: &Sample<'_>) {
     p.record(
         decoder,
         Record {
@@ -598,5 +658,4 @@ fn feed_trigger(p: &mut Pipeline<'_>, decoder: &Decoder, clock: &Clock, s: &Samp
             raw: s.raw,
         },
     );
-    p.shown > before
 }

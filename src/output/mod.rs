@@ -4,6 +4,7 @@
 //! and its buffering. The text sink renders sysdig's default line.
 
 pub mod capture_sink;
+pub mod destination;
 pub mod events;
 pub mod fields;
 pub mod format;
