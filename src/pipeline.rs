@@ -341,10 +341,10 @@ impl<'s> Pipeline<'s> {
             let Some(h) = self.io_wait.as_mut().and_then(|w| w.release(all)) else {
                 return;
             };
-            if let Some((bytes, source)) = h.wait.and_then(|w| w.data) {
-                if let Some(call) = self.in_flight.current_mut(h.tid) {
-                    call.resolved.push((DATA_ARG, bytes, source));
-                }
+            if let Some((bytes, source)) = h.wait.and_then(|w| w.data)
+                && let Some(call) = self.in_flight.current_mut(h.tid)
+            {
+                call.resolved.push((DATA_ARG, bytes, source));
             }
             let r = Record {
                 ts: h.ts,

@@ -316,13 +316,13 @@ pub static FIELDS: &[FieldDef] = &[
         "one argument as shown, by name (evt.arg.fd) or position (evt.arg[0])",
         |v, a| {
             let a = a?;
-            if a == "data" {
-                if let Some(d) = v.io_data() {
-                    let mut out = String::new();
-                    let b = &d[..d.len().min(v.data.snaplen)];
-                    params::bytebuf::write_buffer(b, v.data.format, v.data.max_len, &mut out);
-                    return s(out);
-                }
+            if a == "data"
+                && let Some(d) = v.io_data()
+            {
+                let mut out = String::new();
+                let b = &d[..d.len().min(v.data.snaplen)];
+                params::bytebuf::write_buffer(b, v.data.format, v.data.max_len, &mut out);
+                return s(out);
             }
             let text = match a.parse::<usize>() {
                 Ok(i) => v.arg_at(i)?,

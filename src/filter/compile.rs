@@ -318,7 +318,7 @@ fn hex_bytes(l: &Lit) -> Result<Vec<u8>, FilterError> {
             ),
         )
     };
-    if t.is_empty() || t.len() % 2 != 0 {
+    if t.is_empty() || !t.len().is_multiple_of(2) {
         return Err(bad());
     }
     t.chunks(2)
