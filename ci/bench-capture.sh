@@ -4,10 +4,12 @@
 #   1. capture size per event: `perf record` of raw_syscalls enter/exit + sched_switch for a
 #      `dd bs=1` command vs `tpdig -w` and `tpdig -w -z` of the same command;
 #   2. reading speed: `perf script > /dev/null` vs `tpdig -r -q` (decode, state, no output),
-#      `tpdig -r > /dev/null` (text) and `tpdig -r -j > /dev/null`, in events/s;
+#      `tpdig -r > /dev/null` (text) and `tpdig -r -j > /dev/null`, in events/s; and both
+#      text readers piped to `wc -l`, as a user reads a trace;
 #   3. writing under a system-wide syscall storm: drops of `tpdig -w` vs `tpdig -q`.
 # Each timing is the median of RUNS runs. Prints ratios; targets from the trace-file issue:
-# read >= 5x perf script, -z bytes/event <= 1/4 of perf.data, -w drops no more than -q.
+# read >= 5x perf script, -z bytes/event <= 1/4 of perf.data, -w drops no more than -q;
+# from the everyday-use issue: `tpdig -r | wc -l` >= 6x `perf script | wc -l`.
 #
 # ci/bench.sh measures all of this (and more) with medians and writes BENCHMARKS.md; this
 # script is the quick, capture-only subset.
@@ -40,8 +42,10 @@ perf_bytes=$(stat -c %s "$WORK/perf.data")
 tp_bytes=$(stat -c %s "$WORK/cap.tpd")
 tpz_bytes=$(stat -c %s "$WORK/capz.tpd")
 
-declare -a ps tq tt tj
+declare -a ps tq tt tj pw tw
 for _ in $(seq "$RUNS"); do
+    pw+=("$(secs_wc perf script -i "$WORK/perf.data")")
+    tw+=("$(secs_wc "$TPDIG" -r "$WORK/cap.tpd")")
     ps+=("$(secs perf script -i "$WORK/perf.data")")
     tq+=("$(secs "$TPDIG" -r "$WORK/cap.tpd" -q)")
     tt+=("$(secs "$TPDIG" -r "$WORK/cap.tpd")")
@@ -53,6 +57,8 @@ p_rate=$(rate "$perf_events" "$(median "${ps[@]}")")
 q_rate=$(rate "$tp_events" "$(median "${tq[@]}")")
 t_rate=$(rate "$tp_events" "$(median "${tt[@]}")")
 j_rate=$(rate "$tp_events" "$(median "${tj[@]}")")
+pw_rate=$(rate "$perf_events" "$(median "${pw[@]}")")
+tw_rate=$(rate "$tp_events" "$(median "${tw[@]}")")
 
 echo
 echo "== capture size (same command: ${dd_cmd[*]})"
@@ -69,6 +75,11 @@ printf '%-26s %12s %10s\n' "perf script" "$p_rate" 1.0x
 printf '%-26s %12s %10s\n' "tpdig -r -q" "$q_rate" "$(ratio "$q_rate" "$p_rate")"
 printf '%-26s %12s %10s\n' "tpdig -r (text)" "$t_rate" "$(ratio "$t_rate" "$p_rate")"
 printf '%-26s %12s %10s\n' "tpdig -r -j" "$j_rate" "$(ratio "$j_rate" "$p_rate")"
+echo
+echo "== reading into a pipe (| wc -l, median of $RUNS; target >= 6x)"
+printf '%-26s %12s %10s\n' reader events/s "vs perf"
+printf '%-26s %12s %10s\n' "perf script | wc -l" "$pw_rate" 1.0x
+printf '%-26s %12s %10s\n' "tpdig -r | wc -l (text)" "$tw_rate" "$(ratio "$tw_rate" "$pw_rate")"
 
 echo
 echo "== writing during a system-wide storm (dd bs=1 count=$COUNT, 8 MiB rings)"

@@ -62,6 +62,16 @@ secs() {
     div $((e - s)) 1000000000 %.4f
 }
 
+# Seconds a command takes with its output piped to `wc -l`, as a user reads a trace
+# (`perf script | wc -l`): the pipe's cost counts, /dev/null's shortcut does not.
+secs_wc() {
+    local s e
+    s=$(now_ns)
+    { "$@" 2>/dev/null || true; } | wc -l >/dev/null
+    e=$(now_ns)
+    div $((e - s)) 1000000000 %.4f
+}
+
 # dd's own elapsed seconds from its stderr ("... copied, 0.163 s, 3.1 MB/s").
 dd_seconds() {
     sed -n 's/.* copied, \([0-9.e+-]*\) s,.*/\1/p' "$1" | tail -n1

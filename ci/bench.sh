@@ -283,6 +283,8 @@ READERS=(
     "ps|perf script > /dev/null|perf|perf script -i $WORK/perf.data"
     "rq|tpdig -r -q|cap|$TPDIG -r $WORK/cap.tpd -q"
     "rt|tpdig -r > /dev/null (text)|cap|$TPDIG -r $WORK/cap.tpd"
+    "psw|perf script piped to wc -l|perf|secs_wc perf script -i $WORK/perf.data"
+    "rtw|tpdig -r piped to wc -l (text)|cap|secs_wc $TPDIG -r $WORK/cap.tpd"
     "rj|tpdig -r -j > /dev/null (JSON)|cap|$TPDIG -r $WORK/cap.tpd -j"
     "rf|tpdig -r -q '$FILTER' (filter only)|cap|$TPDIG -r $WORK/cap.tpd -q '$FILTER'"
     "rcf|tpdig -r -c topfiles_bytes|cap|$TPDIG -r $WORK/cap.tpd -c topfiles_bytes"
@@ -295,7 +297,10 @@ for i in $(seq "$RUNS"); do
     for rd in "${READERS[@]}"; do
         IFS='|' read -r key _ _ cmd <<<"$rd"
         bench_log "  run $i/$RUNS reader $key"
-        R[rt.$key.$i]=$(eval "secs $cmd")
+        case $cmd in
+            secs_wc\ *) R[rt.$key.$i]=$(eval "$cmd") ;;
+            *) R[rt.$key.$i]=$(eval "secs $cmd") ;;
+        esac
     done
 done
 for rd in "${READERS[@]}"; do
@@ -306,6 +311,9 @@ for rd in "${READERS[@]}"; do
     R[rate.$key]=$(div "${R[ev.$evk]}" "${R[rt.$key]}" %.0f)
     R[rr.$key]=$(div "${R[rate.$key]}" "${R[rate.ps]}" %.2f)
 done
+# Piped readers compare with perf script piped the same way.
+R[rr.rtw]=$(div "${R[rate.rtw]}" "${R[rate.psw]}" %.2f)
+R[rr.psw]=1.00
 # Formatting alone: the time text adds over -q, as a rate.
 R[rate.fmt]=$(awk -v n="${R[ev.cap]}" -v a="${R[rt.rt]}" -v b="${R[rt.rq]}" \
     'BEGIN { if (a > b && n > 0) printf "%.0f\n", n / (a - b); else print "?" }')
@@ -470,6 +478,7 @@ mode="full"
     echo "| text formatting >= 2M events/s to /dev/null (\`tpdig -r\`, whole pipeline) | $(fmt_n "${R[rate.rt]}")/s | perf script $(fmt_n "${R[rate.ps]}")/s | $(x "${R[rr.rt]}") | $(ok 'a >= 2000000' "${R[rate.rt]}" 0) |"
     echo "| text formatting alone (time text adds over \`-r -q\`, as a rate) | $(fmt_n "${R[rate.fmt]}")/s | - | - | $(ok 'a >= 2000000' "${R[rate.fmt]}" 0) |"
     echo "| \`tpdig -r\` to /dev/null >= 5x perf script's events/s | $(fmt_n "${R[rate.rt]}")/s | $(fmt_n "${R[rate.ps]}")/s | $(x "${R[rr.rt]}") | $(ok 'a >= 5' "${R[rr.rt]}" 0) |"
+    echo "| \`tpdig -r \\| wc -l\` >= 6x \`perf script \\| wc -l\` (text into a pipe) | $(fmt_n "${R[rate.rtw]}")/s | $(fmt_n "${R[rate.psw]}")/s | $(x "${R[rr.rtw]}") | $(ok 'a >= 6' "${R[rr.rtw]}" 0) |"
     a=$(div "${R[bpe.capz]}" "${R[bpe.perf]}" %.3f)
     echo "| \`-z\` bytes/event <= 1/4 of perf.data's | ${R[bpe.capz]} B | ${R[bpe.perf]} B | $a | $(ok 'a <= 0.25' "$a" 0) |"
     a=${R[d.tw.dd]} b=${R[d.tq.dd]}
@@ -525,6 +534,8 @@ mode="full"
     echo "One capture of \`${CAP_CMD[*]}\` by each tool (\`perf record\` of the same tracepoints, \`tpdig"
     echo "-w -- cmd\`), read to /dev/null; events/s = events in the file / wall time of the whole"
     echo "process (start-up included). perf.data holds ${R[ev.perf]} samples, the tpdig capture ${R[ev.cap]} events."
+    echo "The rows \"piped to wc -l\" time the reader and \`wc -l\` together, and compare tpdig with"
+    echo "perf script piped the same way."
     echo
     echo "| reader | seconds | events/s | vs perf script |"
     echo "|---|---|---|---|"

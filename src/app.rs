@@ -188,10 +188,8 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
         (a, b) => a.or(b),
     };
     let chisel_done = chisel.as_ref().is_some_and(|c| c.wants_end());
-    if let Some(c) = chisel.as_mut() {
-        if !chisel_done {
-            sinks.push(c);
-        }
+    if let Some(c) = chisel.as_mut().filter(|_| !chisel_done) {
+        sinks.push(c);
     }
     if !cli.read.is_empty() {
         if !cli.command.is_empty() {

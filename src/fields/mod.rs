@@ -4,6 +4,8 @@
 //! at parse time, value extraction per event) and renders values as text for `-p`.
 
 pub mod catalog;
+pub mod info;
+pub mod render_ctx;
 pub mod view;
 
 pub use catalog::{ArgUse, FIELDS, FieldDef};
@@ -47,7 +49,7 @@ impl FieldValues for EventView<'_> {
 pub fn write_value(v: &Value<'_>, out: &mut String) {
     match v {
         Value::Str(s) => out.push_str(s),
-        Value::Bytes(b) => crate::output::fields::push_lossy(out, b),
+        Value::Bytes(b) => info::push_lossy(out, b),
         Value::Num(n) => {
             let _ = write!(out, "{n}");
         }

@@ -2,9 +2,9 @@
 //! belongs to, and the run's clock context. Expensive renderings (`evt.info`) are computed
 //! at most once per event, and only when a filter or format asks for them.
 
+use super::info::{type_name, write_info};
 use crate::calls::Call;
 use crate::decode::{Event, Kind};
-use crate::output::fields::{type_name, write_info};
 use crate::state::State;
 use crate::syscalls::Arch;
 use std::borrow::Cow;

@@ -38,7 +38,10 @@ impl Destination {
     /// A new, unbuffered handle on the stream (callers buffer it as they need).
     pub fn writer(&self) -> AppResult<Box<dyn Write>> {
         match self {
-            Destination::Stdout => Ok(Box::new(io::stdout().lock())),
+            Destination::Stdout => {
+                widen_pipe(&io::stdout());
+                Ok(Box::new(io::stdout().lock()))
+            }
             Destination::File { path, file } => {
                 let dup = file.try_clone().map_err(|e| {
                     AppError::runtime(format!(
@@ -49,6 +52,23 @@ impl Destination {
                 Ok(Box::new(dup))
             }
         }
+    }
+}
+
+/// Bytes asked of a pipe on stdout (Linux's default is 64 KiB; 1 MiB is the default
+/// `fs.pipe-max-size`).
+const PIPE_BYTES: i32 = 1 << 20;
+
+/// `tpdig -r f | wc -l`: a 64 KiB pipe fills with each chunk written, so every chunk costs
+/// the writer a sleep and the reader a wakeup. A wider pipe lets tpdig run ahead. Best
+/// effort: not a pipe, or a size the system refuses, leaves it as it was.
+fn widen_pipe(out: &io::Stdout) {
+    use nix::fcntl::{FcntlArg, fcntl};
+    use nix::sys::stat::{SFlag, fstat};
+    let is_pipe =
+        fstat(out).is_ok_and(|st| st.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFIFO.bits());
+    if is_pipe {
+        let _ = fcntl(out, FcntlArg::F_SETPIPE_SZ(PIPE_BYTES));
     }
 }
 

@@ -6,11 +6,9 @@
 pub mod capture_sink;
 pub mod destination;
 pub mod events;
-pub mod fields;
 pub mod format;
 pub mod json;
 pub mod line;
-pub mod render_ctx;
 pub mod text;
 pub mod time;
 

@@ -7,7 +7,7 @@
 use super::Sink;
 use super::time::{OutputTime, TimeMode};
 use crate::fields::EventView;
-use crate::output::fields::write_info;
+use crate::fields::info::write_info;
 use std::io::{self, Write};
 
 pub struct TextSink<W: Write> {

@@ -245,15 +245,24 @@ impl FdInfo {
     /// The text between `<` and `>` in sysdig's `fd=3(<4t>…)`: the type letter, plus the
     /// transport letter for inet sockets whose tuple is known.
     pub fn tag(&self) -> String {
-        let mut s = String::new();
-        s.push(self.kind.letter());
-        if matches!(self.kind, FdKind::Ipv4 | FdKind::Ipv6)
-            && self.sock.is_some()
-            && let Some(p) = self.l4.or(self.sock.and_then(|t| t.proto))
-        {
-            s.push(p.letter());
-        }
+        let (kind, l4) = self.tag_letters();
+        let mut s = String::with_capacity(2);
+        s.push(kind);
+        s.extend(l4);
         s
+    }
+
+    /// [`FdInfo::tag`] as its letters, without building a string (the line renderer asks
+    /// for it once per fd argument).
+    pub fn tag_letters(&self) -> (char, Option<char>) {
+        let l4 = if matches!(self.kind, FdKind::Ipv4 | FdKind::Ipv6) && self.sock.is_some() {
+            self.l4
+                .or(self.sock.and_then(|t| t.proto))
+                .map(|p| p.letter())
+        } else {
+            None
+        };
+        (self.kind.letter(), l4)
     }
 
     /// Sets the socket tuple and the name that goes with it.

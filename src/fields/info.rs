@@ -1,5 +1,8 @@
 //! Rendering of event arguments (`evt.info`) and type names, shared by every sink.
 //!
+//! It lives beside the event view, which computes `evt.info` and `evt.type` from it; the
+//! sinks call it too, and nothing here knows about sinks.
+//!
 //! Arguments are rendered as sysdig does, `name=value` each followed by one space. Syscall
 //! enter arguments are raw for now (numbers and pointers); generic tracepoints are rendered
 //! field by field from their format, so any tracepoint the kernel has is readable.

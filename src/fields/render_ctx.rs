@@ -41,12 +41,10 @@ impl RenderCtx for ViewCtx<'_> {
     fn fd(&self, fd: i64) -> Option<FdView<'_>> {
         let fd = i32::try_from(fd).ok()?;
         let info = self.state.fd_info(self.pid, fd)?;
-        let tag = info.tag();
-        let mut chars = tag.chars();
-        let type_char = chars.next()?;
+        let (type_char, l4) = info.tag_letters();
         Some(FdView {
             type_char,
-            l4: chars.next(),
+            l4,
             name: &info.name,
         })
     }
