@@ -27,6 +27,7 @@ pub mod params;
 pub mod perf;
 pub mod pipeline;
 pub mod probes;
+pub mod run_lock;
 pub mod signals;
 pub mod source;
 pub mod state;

@@ -211,6 +211,8 @@ pub struct Opened {
     pub specs: Vec<TracepointSpec>,
     /// The threads the events are bound to (empty: the whole system).
     pub traced_tasks: Vec<i32>,
+    /// Keeps an earlier run's teardown waiting until this one is enabled: drop it then.
+    pub starting: crate::run_lock::Starting,
 }
 
 /// Finds tracefs, prepares the tracepoints (`pushdown`: the filter the kernel may apply),
@@ -222,6 +224,7 @@ pub fn open_capture(
     overwrite: bool,
 ) -> AppResult<Opened> {
     let fs = locate_tracefs(&opts.compat)?;
+    let starting = crate::run_lock::Starting::take(fs.root());
     let all = load_tracepoints(&fs, &opts.compat, opts.verbose)?;
     let arch = Arch::native();
     let me = (!opts.include_self && !opts.compat.no_set_filter && opts.command.is_none())
@@ -305,6 +308,7 @@ pub fn open_capture(
         command,
         specs,
         traced_tasks,
+        starting,
     })
 }
 
@@ -343,6 +347,7 @@ pub fn capture(
         mut command,
         specs,
         traced_tasks,
+        starting,
     } = open_capture(opts, opts.filter_expr.as_ref(), false)?;
     // After starting the command, so the snapshot knows it.
     let mut state = State::default();
@@ -354,6 +359,7 @@ pub fn capture(
         );
     }
     engine.enable().map_err(perf_error)?;
+    drop(starting);
     if let Some(c) = command.as_mut() {
         c.go()?;
     }

@@ -103,9 +103,9 @@ fn capture(t: &Tracefs, work: impl FnOnce()) -> (ProbeSet, Captured) {
         eprintln!("{l}");
     }
     assert!(
-        set.events().len() >= 10,
-        "only {} probe events",
-        set.events().len()
+        set.points().len() >= 10,
+        "only {} probe points",
+        set.points().len()
     );
     let mut resolver = set.resolver();
     let enter_fmt =
@@ -244,7 +244,7 @@ fn uprobes_name_exactly_what_programs_open() {
     eprintln!("stats: {:?}", cap.stats);
 
     // Without a C library (a busybox-only guest) only the static test binary is probed.
-    let libc_probed = set.events().iter().any(|e| {
+    let libc_probed = set.points().iter().any(|e| {
         e.object
             .as_ref()
             .is_some_and(|o| o.to_string_lossy().contains("libc"))
@@ -367,7 +367,7 @@ fn drop_removes_the_events() {
         }
     };
     let group = set.group().to_string();
-    assert!(set.events().iter().any(|e| e.name.starts_with("open64_")));
+    assert!(set.points().iter().any(|e| e.label.starts_with("open64_")));
     assert!(!group_lines(&t, &group).is_empty());
     drop(set);
     assert!(group_lines(&t, &group).is_empty());
@@ -419,15 +419,15 @@ fn post_syscall_uprobes_give_the_returned_fds() {
     )
     .expect("install probes");
     let posts: Vec<_> = set
-        .events()
+        .points()
         .iter()
-        .filter(|e| e.name.contains("_post"))
+        .filter(|e| e.label.contains("_post"))
         .collect();
     for e in &posts {
         eprintln!("{}", e.definition);
     }
     assert!(
-        posts.iter().any(|e| e.name.starts_with("socketpair_post")),
+        posts.iter().any(|e| e.label.starts_with("socketpair_post")),
         "{:?}",
         set.summary()
     );

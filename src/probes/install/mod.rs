@@ -46,7 +46,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 mod data;
+mod points;
 pub use data::DataOptions;
+use points::Point;
 
 /// Which kinds of probe may be created.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,11 +88,15 @@ pub struct ProbeOptions {
 /// What is probed in the launcher (see [`ProbeOptions::launcher`]).
 const LAUNCHER_FUNCTIONS: &[&str] = &["execve", "execveat"];
 
-/// One created probe event.
+/// One created probe point (an event probe, or a uprobe point that may share its event
+/// with others: see [`points`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProbeEvent {
     pub system: String,
+    /// The tracefs event.
     pub name: String,
+    /// The point's own name (the event's for a point that started it).
+    pub label: String,
     pub id: u32,
     /// The definition line written.
     pub definition: String,
@@ -146,6 +152,7 @@ pub struct ProbeSet {
     stale_removed: Vec<String>,
     task_bound: Option<Vec<u32>>,
     data_layouts: data::Layouts,
+    groups: points::Groups,
     removed: bool,
 }
 
@@ -178,6 +185,7 @@ impl ProbeSet {
             stale_removed,
             task_bound: opts.pids.clone(),
             data_layouts: data::Layouts::default(),
+            groups: points::Groups::default(),
             removed: false,
         };
         let mut eprobed: HashSet<String> = HashSet::new();
@@ -243,6 +251,7 @@ impl ProbeSet {
         self.events.push(ProbeEvent {
             system: self.group.clone(),
             name: name.to_string(),
+            label: name.to_string(),
             id: format.id,
             definition,
             source,
@@ -438,23 +447,9 @@ impl ProbeSet {
                     continue;
                 }
                 let name = format!("{}_{n}", f.func);
-                let def = format!(
-                    "p:{}/{name} {}:{:#x} {}",
-                    self.group,
-                    obj.display(),
-                    site.offset,
-                    parts.join(" ")
-                );
-                if let Err(e) = append(&path, &def) {
-                    self.skipped.push(Skipped {
-                        what: format!("uprobe {} in {}", f.func, obj.display()),
-                        why: e.to_string(),
-                    });
-                    continue;
-                }
                 let values: Vec<(&str, ValueKind)> =
                     f.args.iter().map(|a| (a.name, a.kind)).collect();
-                let bindings = f
+                let bindings: Vec<Binding> = f
                     .targets
                     .iter()
                     .map(|t| Binding {
@@ -462,15 +457,23 @@ impl ProbeSet {
                         args: t.args.to_vec(),
                     })
                     .collect();
-                self.adopt(
-                    tracefs,
-                    &name,
-                    def,
-                    Source::Uprobe { func: f.func },
-                    Some(obj.clone()),
-                    &values,
-                    bindings,
-                )?;
+                let source = Source::Uprobe { func: f.func };
+                let point = Point {
+                    obj,
+                    offset: site.offset,
+                    fetch: &parts.join(" "),
+                    label: &name,
+                    source,
+                };
+                let made = self.add_point(tracefs, &path, point, |ev, fmt| {
+                    ProbeDecoder::new(ev, fmt, source, &values, bindings)
+                })?;
+                if let Err(e) = made {
+                    self.skipped.push(Skipped {
+                        what: format!("uprobe {} in {}", f.func, obj.display()),
+                        why: e.to_string(),
+                    });
+                }
             }
         }
         Ok(())
@@ -543,34 +546,28 @@ impl ProbeSet {
                 };
                 let name = format!("{syscall}_site{k}_{n}");
                 k += 1;
-                let def = format!(
-                    "p:{}/{name} {}:{:#x} {}",
-                    self.group,
-                    obj.display(),
-                    offset + site.at as u64,
-                    fetch.join(" ")
-                );
-                if let Err(e) = append(path, &def) {
-                    self.skipped.push(Skipped {
-                        what: format!("{label} uprobe ({syscall}) in {}", obj.display()),
-                        why: e.to_string(),
-                    });
-                    continue;
-                }
                 let named: Vec<(&str, ValueKind)> = values.iter().map(|v| (v.1, v.2)).collect();
                 let bindings = vec![Binding {
                     syscall: syscall.to_string(),
                     args: values.iter().map(|v| v.0).collect(),
                 }];
-                self.adopt(
-                    tracefs,
-                    &name,
-                    def,
-                    Source::Uprobe { func: label },
-                    Some(obj.to_path_buf()),
-                    &named,
-                    bindings,
-                )?;
+                let source = Source::Uprobe { func: label };
+                let point = Point {
+                    obj,
+                    offset: offset + site.at as u64,
+                    fetch: &fetch.join(" "),
+                    label: &name,
+                    source,
+                };
+                let made = self.add_point(tracefs, path, point, |ev, fmt| {
+                    ProbeDecoder::new(ev, fmt, source, &named, bindings)
+                })?;
+                if let Err(e) = made {
+                    self.skipped.push(Skipped {
+                        what: format!("{label} uprobe ({syscall}) in {}", obj.display()),
+                        why: e.to_string(),
+                    });
+                }
             }
         }
         Ok(())
@@ -634,32 +631,28 @@ impl ProbeSet {
             }
             for (k, (call, syscall)) in calls.into_iter().enumerate() {
                 let name = format!("{}_post{k}_{n}", f.func);
-                let def = format!(
-                    "p:{}/{name} {}:{:#x} {POST_FDS}=+0({reg}):u64 {POST_RET}={ret_reg}:s64",
-                    self.group,
-                    obj.display(),
-                    site.offset + call.after() as u64,
-                );
-                if let Err(e) = append(path, &def) {
-                    self.skipped.push(Skipped {
-                        what: format!("post-syscall uprobe {} in {}", f.func, obj.display()),
-                        why: e.to_string(),
-                    });
-                    continue;
-                }
+                let fetch = format!("{POST_FDS}=+0({reg}):u64 {POST_RET}={ret_reg}:s64");
                 let source = Source::Uprobe { func: f.func };
                 let spec = PostSpec {
                     syscall,
                     arg: f.arg,
                 };
-                self.adopt_with(
-                    tracefs,
-                    &name,
-                    def,
+                let point = Point {
+                    obj,
+                    offset: site.offset + call.after() as u64,
+                    fetch: &fetch,
+                    label: &name,
                     source,
-                    Some(obj.to_path_buf()),
-                    |ev, fmt| ProbeDecoder::new_post(ev, fmt, source, spec),
-                )?;
+                };
+                let made = self.add_point(tracefs, path, point, |ev, fmt| {
+                    ProbeDecoder::new_post(ev, fmt, source, spec)
+                })?;
+                if let Err(e) = made {
+                    self.skipped.push(Skipped {
+                        what: format!("post-syscall uprobe {} in {}", f.func, obj.display()),
+                        why: e.to_string(),
+                    });
+                }
             }
         }
         Ok(())
@@ -698,8 +691,12 @@ impl ProbeSet {
     fn remove_source(&mut self, which: impl Fn(Source) -> bool) {
         let mut keep_events = Vec::new();
         let mut keep_decoders = Vec::new();
+        let mut removed = HashSet::new();
         for (e, d) in self.events.drain(..).zip(self.decoders.drain(..)) {
             if which(e.source) {
+                if !removed.insert(e.id) {
+                    continue;
+                }
                 let file = match e.source {
                     Source::Uprobe { .. } => UPROBE_EVENTS,
                     _ => DYNAMIC_EVENTS,
@@ -723,14 +720,26 @@ impl ProbeSet {
 
     /// `(system, name)` of every event, for the engine to open per CPU.
     pub fn tracepoints(&self) -> Vec<(String, String)> {
-        self.events
+        self.events()
             .iter()
             .map(|e| (e.system.clone(), e.name.clone()))
             .collect()
     }
 
-    pub fn events(&self) -> &[ProbeEvent] {
+    /// The tracefs events: the first point of each (the others share its id).
+    pub fn events(&self) -> Vec<&ProbeEvent> {
+        let mut seen = HashSet::new();
+        self.events.iter().filter(|e| seen.insert(e.id)).collect()
+    }
+
+    /// Every probe point.
+    pub fn points(&self) -> &[ProbeEvent] {
         &self.events
+    }
+
+    /// The tracefs root the events are in.
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     /// The group name (`tpdig_<pid>`).
@@ -766,17 +775,26 @@ impl ProbeSet {
 
     /// Lines for `-v`: which probes are active, per source and object.
     pub fn summary(&self) -> Vec<String> {
-        let mut per: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+        let mut per: BTreeMap<String, (Vec<&str>, HashSet<u32>)> = BTreeMap::new();
         for e in &self.events {
             let key = match (&e.source, &e.object) {
                 (Source::Uprobe { .. }, Some(o)) => format!("uprobes in {}", o.display()),
                 (s, _) => format!("{s}s"),
             };
-            per.entry(key).or_default().push(&e.name);
+            let (labels, ids) = per.entry(key).or_default();
+            labels.push(&e.label);
+            ids.insert(e.id);
         }
         let mut out: Vec<String> = per
             .into_iter()
-            .map(|(k, v)| format!("{k}: {} ({})", v.len(), v.join(" ")))
+            .map(|(k, (labels, ids))| {
+                format!(
+                    "{k}: {} in {} event(s) ({})",
+                    labels.len(),
+                    ids.len(),
+                    labels.join(" ")
+                )
+            })
             .collect();
         for l in self.data_layouts.summary() {
             out.push(format!("I/O data: {l}"));
@@ -798,8 +816,15 @@ impl ProbeSet {
     }
 
     pub fn remove(&mut self) -> io::Result<()> {
+        self.remove_with(|| ())
+    }
+
+    /// [`ProbeSet::remove`], each event's removal while holding what `turn` returns.
+    pub fn remove_with<T>(&mut self, mut turn: impl FnMut() -> T) -> io::Result<()> {
         let mut first: Option<io::Error> = None;
-        for e in self.events.iter().rev() {
+        // One removal takes every point of an event.
+        for e in self.events().into_iter().rev() {
+            let _turn = turn();
             let file = match e.source {
                 Source::Uprobe { .. } => UPROBE_EVENTS,
                 _ => DYNAMIC_EVENTS,
