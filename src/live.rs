@@ -20,7 +20,7 @@ use crate::params::DataRendering;
 use crate::perf::Sample;
 use crate::perf::{Engine, EngineConfig, PerfErrorKind, RealKernel, TracepointSpec};
 use crate::pipeline::{Pipeline, Record, Selection};
-use crate::probes::{DataOptions, ProbeOptions, ProbeSet, Tiers};
+use crate::probes::{Convention, DataOptions, ProbeOptions, ProbeSet, Tiers};
 use crate::signals::StopSignals;
 use crate::source::merge::{Merger, watermark};
 use crate::state::{State, proc_scan};
@@ -572,6 +572,7 @@ pub fn install_probes(
     let launcher = command.and_then(|_| std::env::current_exe().ok());
     let popts = ProbeOptions {
         tiers: Tiers {
+            kprobe: !c.no_kprobes,
             eprobe: !c.no_eprobes,
             uprobe: !c.no_uprobes,
         },
@@ -580,6 +581,13 @@ pub fn install_probes(
         objects,
         launcher,
         data: opts.data.clone(),
+        kprobe_convention: if c.kprobe_registers {
+            Some(Convention::Registers)
+        } else if c.kprobe_pt_regs {
+            Some(Convention::PtRegs)
+        } else {
+            None
+        },
     };
     match ProbeSet::install(fs, &popts) {
         Ok(p) => {

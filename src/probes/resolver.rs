@@ -327,7 +327,9 @@ impl Resolver {
         let src = self.probes[hit.probe].source;
         if !matches!(src, Source::Uprobe { .. }) {
             let late = self.late_hit(tid, &hit);
-            if !late.is_empty() {
+            // A kprobe fires inside the call, after its sys_enter: a hit that names no
+            // argument of the call in flight (do_sys_openat2 under `open`) is no one's.
+            if !late.is_empty() || src == Source::Kprobe {
                 return Delivery { late, post: None };
             }
         }

@@ -31,7 +31,9 @@
 //! recognise is skipped (listed for `-v`), never probed at a guessed offset.
 
 use super::catalog::{self, PostFn, ValueKind};
-use super::control::{DYNAMIC_EVENTS, UPROBE_EVENTS, append, group_name, remove_stale};
+use super::control::{
+    DYNAMIC_EVENTS, KPROBE_EVENTS, UPROBE_EVENTS, append, group_name, remove_stale,
+};
 use super::elf::Elf;
 use super::fetch::fetch_args;
 use super::objects::{file_id, find_objects, is_c_library, is_loader};
@@ -46,13 +48,16 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 mod data;
+mod kprobes;
 mod points;
 pub use data::DataOptions;
+pub use kprobes::Convention;
 use points::Point;
 
 /// Which kinds of probe may be created.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Tiers {
+    pub kprobe: bool,
     pub eprobe: bool,
     pub uprobe: bool,
 }
@@ -60,6 +65,7 @@ pub struct Tiers {
 impl Default for Tiers {
     fn default() -> Tiers {
         Tiers {
+            kprobe: true,
             eprobe: true,
             uprobe: true,
         }
@@ -83,6 +89,8 @@ pub struct ProbeOptions {
     pub launcher: Option<PathBuf>,
     /// Copy the I/O data of reads and writes (see [`data`]).
     pub data: Option<DataOptions>,
+    /// The kprobe calling convention to use (None: the first the kernel takes).
+    pub kprobe_convention: Option<Convention>,
 }
 
 /// What is probed in the launcher (see [`ProbeOptions::launcher`]).
@@ -103,6 +111,17 @@ pub struct ProbeEvent {
     pub source: Source,
     /// The object probed (uprobes).
     pub object: Option<PathBuf>,
+}
+
+impl ProbeEvent {
+    /// The tracefs file its definition went to (and its removal goes to).
+    fn control_file(&self) -> &'static str {
+        match self.source {
+            Source::Uprobe { .. } => UPROBE_EVENTS,
+            Source::Kprobe => KPROBE_EVENTS,
+            _ => DYNAMIC_EVENTS,
+        }
+    }
 }
 
 /// Something that could not be probed (reported with `-v`, not fatal).
@@ -153,6 +172,9 @@ pub struct ProbeSet {
     task_bound: Option<Vec<u32>>,
     data_layouts: data::Layouts,
     groups: points::Groups,
+    /// The calls the kernel tier (kprobes, event probes) names: no uprobes for them.
+    kernel_named: HashSet<String>,
+    kprobe_convention: Option<Convention>,
     removed: bool,
 }
 
@@ -186,20 +208,26 @@ impl ProbeSet {
             task_bound: opts.pids.clone(),
             data_layouts: data::Layouts::default(),
             groups: points::Groups::default(),
+            kernel_named: HashSet::new(),
+            kprobe_convention: None,
             removed: false,
         };
         let mut eprobed: HashSet<String> = HashSet::new();
+        if opts.tiers.kprobe {
+            set.install_kprobes(tracefs, lookups, opts.kprobe_convention, &mut eprobed)?;
+        }
         if opts.tiers.eprobe {
             set.install_eprobes(tracefs, lookups, &mut eprobed)?;
-            if !eprobed.is_empty() && !set.eprobes_deliver() {
+            if set.events.iter().any(|e| e.source == Source::Eprobe) && !set.eprobes_deliver() {
                 set.remove_source(|s| s == Source::Eprobe);
-                eprobed.clear();
+                eprobed.retain(|sc| set.events.iter().any(|e| e.name == *sc));
                 set.skipped.push(Skipped {
                     what: "event probes".into(),
                     why: "created, but they deliver no perf samples on this kernel".into(),
                 });
             }
         }
+        set.kernel_named = eprobed.clone();
         if opts.tiers.uprobe {
             set.install_uprobes(tracefs, opts, lookups, &eprobed)?;
         }
@@ -281,6 +309,9 @@ impl ProbeSet {
         syscalls.sort();
         syscalls.dedup();
         for sc in syscalls {
+            if done.contains(sc) {
+                continue; // a kprobe names it
+            }
             let ev = format!("sys_enter_{sc}");
             let Ok(text) = tracefs.read_format("syscalls", &ev) else {
                 continue;
@@ -529,6 +560,9 @@ impl ProbeSet {
                     self.add_data_probe(tracefs, path, obj, at, syscall, label, &name, d)?;
                     continue;
                 }
+                if self.kernel_named.contains(syscall) {
+                    continue;
+                }
                 let values = catalog::syscall_values(syscall, lookups);
                 let fetch: Option<Vec<String>> = values
                     .iter()
@@ -697,11 +731,10 @@ impl ProbeSet {
                 if !removed.insert(e.id) {
                     continue;
                 }
-                let file = match e.source {
-                    Source::Uprobe { .. } => UPROBE_EVENTS,
-                    _ => DYNAMIC_EVENTS,
-                };
-                let _ = append(&self.root.join(file), &format!("-:{}/{}", e.system, e.name));
+                let _ = append(
+                    &self.root.join(e.control_file()),
+                    &format!("-:{}/{}", e.system, e.name),
+                );
             } else {
                 keep_events.push(e);
                 keep_decoders.push(d);
@@ -796,6 +829,9 @@ impl ProbeSet {
                 )
             })
             .collect();
+        if let Some(c) = self.kprobe_convention {
+            out.push(format!("kprobe convention: {c}"));
+        }
         for l in self.data_layouts.summary() {
             out.push(format!("I/O data: {l}"));
         }
@@ -825,11 +861,8 @@ impl ProbeSet {
         // One removal takes every point of an event.
         for e in self.events().into_iter().rev() {
             let _turn = turn();
-            let file = match e.source {
-                Source::Uprobe { .. } => UPROBE_EVENTS,
-                _ => DYNAMIC_EVENTS,
-            };
-            if let Err(err) = append(&self.root.join(file), &format!("-:{}/{}", e.system, e.name)) {
+            let file = self.root.join(e.control_file());
+            if let Err(err) = append(&file, &format!("-:{}/{}", e.system, e.name)) {
                 // Already gone is fine.
                 if err.raw_os_error() != Some(libc::ENOENT) && first.is_none() {
                     first = Some(io::Error::new(
