@@ -27,6 +27,7 @@ pub mod params;
 pub mod perf;
 pub mod pipeline;
 pub mod probes;
+pub mod scap;
 pub mod signals;
 pub mod source;
 pub mod state;

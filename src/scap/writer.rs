@@ -1,0 +1,1 @@
+//! Writing .scap files (see formats/scap.md).
