@@ -98,7 +98,9 @@ def main():
         for f, r in (("EF_UNUSED", "unused"), ("EF_OLD_VERSION", "old")):
             fl.append(f"{r}: {'true' if f in flags else 'false'}")
         cat_r = {"EC_INTERNAL": "Internal", "EC_SCHEDULER": "Scheduler"}.get(cat, "Other")
-        if cat == "EC_INTERNAL" or name in ("procinfo",):
+        # sysdig 0.29 counts but never prints its internal events, nor container
+        # events (which feed its container table); checked on the samples.
+        if cat == "EC_INTERNAL" or name in ("procinfo", "container"):
             cat_r = "Internal"
         lines.append(f'    /* {ppme} */ EventInfo {{ name: "{name}", cat: {cat_r}, {", ".join(fl)}, params: &[{", ".join(params)}] }},')
     lines.append("];")

@@ -15,7 +15,8 @@ pub const FIELD: &str = "scap_params";
 pub const MAX_LEN: usize = 60 * 1024;
 
 /// Encodes event `etype` with `params`, shortening the longest values to fit [`MAX_LEN`].
-pub fn encode<'p>(etype: u16, params: impl Iterator<Item = &'p [u8]> + Clone) -> Vec<u8> {
+pub fn encode(etype: u16, params: &[&[u8]]) -> Vec<u8> {
+    let params = params.iter().copied();
     let n = params.clone().count();
     let total: usize = params.clone().map(<[u8]>::len).sum();
     let budget = MAX_LEN.saturating_sub(4 + 4 * n);
