@@ -23,6 +23,7 @@ use crate::scap::lists::{Content, Fd, FdDetail, Proc, fd_type};
 use crate::scap::stored::le_int;
 use crate::scap::{ScapError, blocks::Blocks, gzip, stored, table};
 use crate::syscalls::{self, Arch};
+use crate::fasthash::IntMap;
 use std::collections::HashMap;
 use std::sync::mpsc::{Receiver, Sender, channel, sync_channel};
 
@@ -129,7 +130,9 @@ struct Converter<'t> {
     /// Tracepoint ids given to events without a tracepoint of their own, by event name.
     other_ids: HashMap<&'static str, u16>,
     /// Each thread's process, from the process list and clone exits.
-    pid_of: HashMap<u64, u32>,
+    pid_of: IntMap<u64, u32>,
+    /// The syscall number of each non-generic event id, found once.
+    nr_of: Vec<Option<Option<i64>>>,
     blocks: u64,
     position: u64,
     raw: Vec<u8>,
@@ -143,7 +146,8 @@ impl<'t> Converter<'t> {
             batch: EventBatch::default(),
             values: Vec::new(),
             other_ids: HashMap::new(),
-            pid_of: HashMap::new(),
+            pid_of: IntMap::default(),
+            nr_of: vec![None; table::EVENTS.len()],
             blocks: 0,
             position: 0,
             raw: Vec::new(),
@@ -291,7 +295,7 @@ impl<'t> Converter<'t> {
         // Each entry's exit, looked up ahead (the registers of old captures' entries are
         // in their exits).
         let mut exit_of = vec![None; events.len()];
-        let mut open: HashMap<u64, usize> = HashMap::new();
+        let mut open: IntMap<u64, usize> = IntMap::default();
         for (i, e) in events.iter().enumerate() {
             if table::is_enter(e.etype) {
                 open.insert(e.tid, i);
@@ -301,7 +305,19 @@ impl<'t> Converter<'t> {
                 }
             }
         }
-        let mut enter_of: HashMap<u64, (u64, i64)> = HashMap::new();
+        // Formats of events without a tracepoint of their own go first, so that every
+        // sink sees them at its start (a tpdig capture written from this run keeps them).
+        for e in events {
+            if let Some(info) = table::info(e.etype)
+                && info.cat != table::Category::Internal
+                && !matches!(e.etype, table::GENERIC_E | table::GENERIC_X)
+                && self.nr_of_event(e.etype, info.name).is_none()
+                && info.name != "procexit"
+            {
+                self.other_id(info.name);
+            }
+        }
+        let mut enter_of: IntMap<u64, (u64, i64)> = IntMap::default();
         for (i, e) in events.iter().enumerate() {
             self.position = (e.offset as u64).min(total as u64);
             let exit = exit_of[i].map(|j| &events[j]);
@@ -310,6 +326,11 @@ impl<'t> Converter<'t> {
                 self.flush();
             }
         }
+    }
+
+    /// The syscall number of a non-generic event id (by its name), found once per id.
+    fn nr_of_event(&mut self, etype: u16, name: &str) -> Option<i64> {
+        *self.nr_of[usize::from(etype)].get_or_insert_with(|| syscall_nr_of_name(name))
     }
 
     fn pid(&self, tid: u64) -> u32 {
@@ -321,7 +342,7 @@ impl<'t> Converter<'t> {
         &mut self,
         e: &ScapEvent<'_>,
         exit: Option<&ScapEvent<'_>>,
-        enter_of: &mut HashMap<u64, (u64, i64)>,
+        enter_of: &mut IntMap<u64, (u64, i64)>,
     ) {
         let Some(info) = table::info(e.etype) else { return };
         let values: Vec<&[u8]> = e.params.iter().collect();
@@ -333,8 +354,10 @@ impl<'t> Converter<'t> {
         self.raw.clear();
         let nr = if info.cat == table::Category::Internal {
             None
-        } else {
+        } else if matches!(e.etype, table::GENERIC_E | table::GENERIC_X) {
             syscall_nr(e, info.name, enter_of.get(&tid).map(|x| x.1))
+        } else {
+            self.nr_of_event(e.etype, info.name)
         };
         match nr {
             Some(nr) if enter => {
@@ -516,6 +539,11 @@ fn syscall_nr(e: &ScapEvent<'_>, name: &str, entered: Option<i64>) -> Option<i64
         let id = e.params.get(0).and_then(le_int)?;
         return syscalls::number(ARCH, table::sc_name(id as u64));
     }
+    syscall_nr_of_name(name)
+}
+
+/// The x86_64 syscall of a sysdig event name (`pread` is `pread64`).
+fn syscall_nr_of_name(name: &str) -> Option<i64> {
     syscalls::number(ARCH, name).or_else(|| {
         crate::params::all()
             .iter()
