@@ -14,7 +14,7 @@ use crate::decode::{Decoder, Kind, Role};
 use crate::fields::EventView;
 use crate::fields::render_ctx::ViewCtx;
 use crate::params::{self, Param, ParamType as T, RenderCtx, Source, StateValue};
-use crate::scap::lists::{Fd, FdDetail, Group, Machine, Proc, User, fd_type};
+use crate::scap::lists::{Fd, FdDetail, Group, InetPair, Machine, Proc, User, fd_type};
 use crate::scap::{events, table, writer};
 use crate::state::State;
 use crate::state::fds::FdKind;
@@ -108,9 +108,7 @@ fn procs(state: &State) -> Vec<Proc> {
                 uid: t.uid.unwrap_or(0),
                 gid: t.gid.unwrap_or(0),
                 vtid: t.vtid.map_or(i64::from(t.tid), i64::from),
-                vpid: p
-                    .and_then(|p| p.vpid)
-                    .map_or(i64::from(t.pid), i64::from),
+                vpid: p.and_then(|p| p.vpid).map_or(i64::from(t.pid), i64::from),
                 loginuid: t.loginuid.map_or(-1, |v| v as i32),
                 ..Proc::default()
             }
@@ -149,13 +147,13 @@ fn fd_entry(fd: i32, info: &crate::state::fds::FdInfo) -> Fd {
             Some(s) => match (s.sip, s.dip) {
                 (std::net::IpAddr::V4(a), std::net::IpAddr::V4(b)) => (
                     fd_type::IPV4_SOCK,
-                    FdDetail::Ipv4 {
+                    FdDetail::Ipv4(InetPair {
                         sip: a.octets(),
                         dip: b.octets(),
                         sport: s.sport,
                         dport: s.dport,
                         l4: l4(info),
-                    },
+                    }),
                 ),
                 (a, b) => {
                     let six = |x: std::net::IpAddr| match x {
@@ -164,13 +162,13 @@ fn fd_entry(fd: i32, info: &crate::state::fds::FdInfo) -> Fd {
                     };
                     (
                         fd_type::IPV6_SOCK,
-                        FdDetail::Ipv6 {
+                        FdDetail::Ipv6(InetPair {
                             sip: six(a),
                             dip: six(b),
                             sport: s.sport,
                             dport: s.dport,
                             l4: l4(info),
-                        },
+                        }),
                     )
                 }
             },
@@ -319,9 +317,8 @@ impl ScapSink {
 
 impl Sink for ScapSink {
     fn begin(&mut self, state: &State, _decoder: &Decoder) -> io::Result<()> {
-        let f = File::create(&self.path).map_err(|e| {
-            io::Error::new(e.kind(), format!("{}: {e}", self.path.display()))
-        })?;
+        let f = File::create(&self.path)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.path.display())))?;
         self.out = Some(BufWriter::with_capacity(256 << 10, f));
         let mut b = std::mem::take(&mut self.buf);
         writer::section_header(&mut b);
@@ -366,31 +363,55 @@ impl Sink for ScapSink {
         let ev = view.ev;
         let (id, values): (u16, Vec<Vec<u8>>) = if let Some(s) = crate::scap::stored_of(ev) {
             let n = s.len();
-            (s.etype, (0..n).filter_map(|i| s.get(i).map(<[u8]>::to_vec)).collect())
+            (
+                s.etype,
+                (0..n)
+                    .filter_map(|i| s.get(i).map(<[u8]>::to_vec))
+                    .collect(),
+            )
         } else {
             match ev.kind {
                 Kind::SyscallEnter { nr, .. } => self.syscall_event(view, true, nr),
                 Kind::SyscallExit { nr, .. } => self.syscall_event(view, false, nr),
                 Kind::Switch { next_pid, .. } => {
                     let info = table::info(table::SCHEDSWITCH_6_E).expect("switch");
-                    let mut v: Vec<Vec<u8>> =
-                        info.params.iter().map(|p| writer::empty_param(p.ty)).collect();
+                    let mut v: Vec<Vec<u8>> = info
+                        .params
+                        .iter()
+                        .map(|p| writer::empty_param(p.ty))
+                        .collect();
                     v[0] = writer::int_param(T::Pid, next_pid);
                     (table::SCHEDSWITCH_6_E, v)
                 }
                 Kind::Other if matches!(ev.tp.role, Role::Exit { .. }) => {
                     let id = table::newest("procexit", true).unwrap_or(table::PROCEXIT_1_E);
                     let info = table::info(id).expect("procexit");
-                    (id, info.params.iter().map(|p| writer::empty_param(p.ty)).collect())
+                    (
+                        id,
+                        info.params
+                            .iter()
+                            .map(|p| writer::empty_param(p.ty))
+                            .collect(),
+                    )
                 }
                 Kind::Other => {
-                    *self.left_out.entry(view.type_name().into_owned()).or_default() += 1;
+                    *self
+                        .left_out
+                        .entry(view.type_name().into_owned())
+                        .or_default() += 1;
                     return Ok(());
                 }
             }
         };
         let refs: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
-        events::encode(ev.cpu as u16, ev.ts, ev.tid.into(), id, &refs, &mut self.buf);
+        events::encode(
+            ev.cpu as u16,
+            ev.ts,
+            ev.tid.into(),
+            id,
+            &refs,
+            &mut self.buf,
+        );
         self.written += 1;
         if self.buf.len() >= 64 << 10 {
             self.write_buf()?;

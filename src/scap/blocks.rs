@@ -53,9 +53,13 @@ impl<'a> Blocks<'a> {
             version: (0, 0),
         };
         let shb = b.frame()?;
-        let magic = u32_at(shb.body, 0).ok_or_else(|| ScapError::at(8, "section header too short"))?;
+        let magic =
+            u32_at(shb.body, 0).ok_or_else(|| ScapError::at(8, "section header too short"))?;
         if magic == SHB_MAGIC.swap_bytes() {
-            return Err(ScapError::at(8, "big-endian sysdig captures are not supported"));
+            return Err(ScapError::at(
+                8,
+                "big-endian sysdig captures are not supported",
+            ));
         }
         if magic != SHB_MAGIC {
             return Err(ScapError::at(
@@ -98,7 +102,9 @@ impl<'a> Blocks<'a> {
         if len < 12 {
             return Err(ScapError::at(
                 at + 4,
-                format!("block of type {kind:#x} has length {len}, less than its 12 bytes of framing"),
+                format!(
+                    "block of type {kind:#x} has length {len}, less than its 12 bytes of framing"
+                ),
             ));
         }
         if len > rest {
@@ -165,7 +171,10 @@ impl<'a> Rd<'a> {
         if n > self.left() {
             return Err(ScapError::at(
                 self.offset(),
-                format!("{what} needs {n} bytes but its block has {} left", self.left()),
+                format!(
+                    "{what} needs {n} bytes but its block has {} left",
+                    self.left()
+                ),
             ));
         }
         let s = &self.b[self.pos..self.pos + n];
@@ -177,13 +186,19 @@ impl<'a> Rd<'a> {
         Ok(self.bytes(1, what)?[0])
     }
     pub fn u16(&mut self, what: &str) -> Result<u16, ScapError> {
-        Ok(u16::from_le_bytes(self.bytes(2, what)?.try_into().expect("2 bytes")))
+        Ok(u16::from_le_bytes(
+            self.bytes(2, what)?.try_into().expect("2 bytes"),
+        ))
     }
     pub fn u32(&mut self, what: &str) -> Result<u32, ScapError> {
-        Ok(u32::from_le_bytes(self.bytes(4, what)?.try_into().expect("4 bytes")))
+        Ok(u32::from_le_bytes(
+            self.bytes(4, what)?.try_into().expect("4 bytes"),
+        ))
     }
     pub fn u64(&mut self, what: &str) -> Result<u64, ScapError> {
-        Ok(u64::from_le_bytes(self.bytes(8, what)?.try_into().expect("8 bytes")))
+        Ok(u64::from_le_bytes(
+            self.bytes(8, what)?.try_into().expect("8 bytes"),
+        ))
     }
     /// A `u16` length then that many bytes (sysdig's strings are not NUL-terminated on file).
     pub fn str16(&mut self, what: &str) -> Result<&'a [u8], ScapError> {

@@ -88,7 +88,10 @@ fn deflate_start(f: &[u8], pos: usize) -> Result<usize, ScapError> {
         return Err(ScapError::at(pos, "not a gzip member"));
     }
     if h[2] != 8 {
-        return Err(ScapError::at(pos + 2, format!("gzip method {} is not deflate", h[2])));
+        return Err(ScapError::at(
+            pos + 2,
+            format!("gzip method {} is not deflate", h[2]),
+        ));
     }
     let flags = h[3];
     let mut at = pos + 10;

@@ -96,13 +96,104 @@ pub mod fd_type {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FdDetail {
     Name(Vec<u8>),
-    File { flags: u32, name: Vec<u8>, dev: u32 },
-    Ipv4 { sip: [u8; 4], dip: [u8; 4], sport: u16, dport: u16, l4: u8 },
-    Ipv4Server { ip: [u8; 4], port: u16, l4: u8 },
-    Ipv6 { sip: [u8; 16], dip: [u8; 16], sport: u16, dport: u16, l4: u8 },
-    Ipv6Server { ip: [u8; 16], port: u16, l4: u8 },
-    Unix { source: u64, dest: u64, name: Vec<u8> },
+    File {
+        flags: u32,
+        name: Vec<u8>,
+        dev: u32,
+    },
+    Ipv4(InetPair<4>),
+    Ipv4Server(InetServer<4>),
+    Ipv6(InetPair<16>),
+    Ipv6Server(InetServer<16>),
+    Unix {
+        source: u64,
+        dest: u64,
+        name: Vec<u8>,
+    },
     None,
+}
+
+/// Both ends of an inet socket; `N` is 4 (IPv4) or 16 (IPv6) address bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InetPair<const N: usize> {
+    pub sip: [u8; N],
+    pub dip: [u8; N],
+    pub sport: u16,
+    pub dport: u16,
+    pub l4: u8,
+}
+
+/// A listening inet socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InetServer<const N: usize> {
+    pub ip: [u8; N],
+    pub port: u16,
+    pub l4: u8,
+}
+
+fn ip_of<const N: usize>(b: &[u8; N]) -> std::net::IpAddr {
+    match <[u8; 4]>::try_from(&b[..]) {
+        Ok(v4) => std::net::Ipv4Addr::from(v4).into(),
+        Err(_) => {
+            let mut v6 = [0u8; 16];
+            v6[..N.min(16)].copy_from_slice(&b[..N.min(16)]);
+            std::net::Ipv6Addr::from(v6).into()
+        }
+    }
+}
+
+impl<const N: usize> InetPair<N> {
+    fn read(r: &mut Rd<'_>) -> Result<Self, ScapError> {
+        let w = "inet fd entry";
+        Ok(InetPair {
+            sip: r.bytes(N, w)?.try_into().expect("N bytes"),
+            dip: r.bytes(N, w)?.try_into().expect("N bytes"),
+            sport: r.u16(w)?,
+            dport: r.u16(w)?,
+            l4: r.u8(w)?,
+        })
+    }
+
+    fn write(&self, e: &mut Vec<u8>) {
+        e.extend_from_slice(&self.sip);
+        e.extend_from_slice(&self.dip);
+        e.extend_from_slice(&self.sport.to_le_bytes());
+        e.extend_from_slice(&self.dport.to_le_bytes());
+        e.push(self.l4);
+    }
+
+    /// sysdig's fd name: `sip:sport->dip:dport`.
+    pub fn name(&self) -> String {
+        format!(
+            "{}:{}->{}:{}",
+            ip_of(&self.sip),
+            self.sport,
+            ip_of(&self.dip),
+            self.dport
+        )
+    }
+}
+
+impl<const N: usize> InetServer<N> {
+    fn read(r: &mut Rd<'_>) -> Result<Self, ScapError> {
+        let w = "inet fd entry";
+        Ok(InetServer {
+            ip: r.bytes(N, w)?.try_into().expect("N bytes"),
+            port: r.u16(w)?,
+            l4: r.u8(w)?,
+        })
+    }
+
+    fn write(&self, e: &mut Vec<u8>) {
+        e.extend_from_slice(&self.ip);
+        e.extend_from_slice(&self.port.to_le_bytes());
+        e.push(self.l4);
+    }
+
+    /// sysdig's fd name: `ip:port`.
+    pub fn name(&self) -> String {
+        format!("{}:{}", ip_of(&self.ip), self.port)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -281,38 +372,12 @@ fn fds(b: &Block<'_>) -> Result<(u64, Vec<Fd>), ScapError> {
         let fd = r.u64(w)? as i64;
         let ino = r.u64(w)?;
         let kind = r.u8(w)?;
-        let ip4 = |r: &mut Rd<'_>| -> Result<[u8; 4], ScapError> {
-            Ok(r.bytes(4, w)?.try_into().expect("4 bytes"))
-        };
-        let ip6 = |r: &mut Rd<'_>| -> Result<[u8; 16], ScapError> {
-            Ok(r.bytes(16, w)?.try_into().expect("16 bytes"))
-        };
         use fd_type::*;
         let detail = match kind {
-            IPV4_SOCK => FdDetail::Ipv4 {
-                sip: ip4(&mut r)?,
-                dip: ip4(&mut r)?,
-                sport: r.u16(w)?,
-                dport: r.u16(w)?,
-                l4: r.u8(w)?,
-            },
-            IPV4_SERVSOCK => FdDetail::Ipv4Server {
-                ip: ip4(&mut r)?,
-                port: r.u16(w)?,
-                l4: r.u8(w)?,
-            },
-            IPV6_SOCK => FdDetail::Ipv6 {
-                sip: ip6(&mut r)?,
-                dip: ip6(&mut r)?,
-                sport: r.u16(w)?,
-                dport: r.u16(w)?,
-                l4: r.u8(w)?,
-            },
-            IPV6_SERVSOCK => FdDetail::Ipv6Server {
-                ip: ip6(&mut r)?,
-                port: r.u16(w)?,
-                l4: r.u8(w)?,
-            },
+            IPV4_SOCK => FdDetail::Ipv4(InetPair::read(&mut r)?),
+            IPV4_SERVSOCK => FdDetail::Ipv4Server(InetServer::read(&mut r)?),
+            IPV6_SOCK => FdDetail::Ipv6(InetPair::read(&mut r)?),
+            IPV6_SERVSOCK => FdDetail::Ipv6Server(InetServer::read(&mut r)?),
             UNIX_SOCK => FdDetail::Unix {
                 source: r.u64(w)?,
                 dest: r.u64(w)?,
@@ -472,42 +537,10 @@ pub fn encode_fd(f: &Fd, out: &mut Vec<u8>) {
             s(&mut e, name);
             e.extend_from_slice(&dev.to_le_bytes());
         }
-        FdDetail::Ipv4 {
-            sip,
-            dip,
-            sport,
-            dport,
-            l4,
-        } => {
-            e.extend_from_slice(sip);
-            e.extend_from_slice(dip);
-            e.extend_from_slice(&sport.to_le_bytes());
-            e.extend_from_slice(&dport.to_le_bytes());
-            e.push(*l4);
-        }
-        FdDetail::Ipv4Server { ip, port, l4 } => {
-            e.extend_from_slice(ip);
-            e.extend_from_slice(&port.to_le_bytes());
-            e.push(*l4);
-        }
-        FdDetail::Ipv6 {
-            sip,
-            dip,
-            sport,
-            dport,
-            l4,
-        } => {
-            e.extend_from_slice(sip);
-            e.extend_from_slice(dip);
-            e.extend_from_slice(&sport.to_le_bytes());
-            e.extend_from_slice(&dport.to_le_bytes());
-            e.push(*l4);
-        }
-        FdDetail::Ipv6Server { ip, port, l4 } => {
-            e.extend_from_slice(ip);
-            e.extend_from_slice(&port.to_le_bytes());
-            e.push(*l4);
-        }
+        FdDetail::Ipv4(x) => x.write(&mut e),
+        FdDetail::Ipv4Server(x) => x.write(&mut e),
+        FdDetail::Ipv6(x) => x.write(&mut e),
+        FdDetail::Ipv6Server(x) => x.write(&mut e),
         FdDetail::Unix { source, dest, name } => {
             e.extend_from_slice(&source.to_le_bytes());
             e.extend_from_slice(&dest.to_le_bytes());

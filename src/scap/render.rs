@@ -85,7 +85,10 @@ pub fn write_info(s: &Stored<'_>, ctx: &dyn RenderCtx, out: &mut String) {
         .enumerate()
         .map(|(i, p)| as_param(p, i))
         .collect();
-    let stash = Stash { inner: ctx, params: *s };
+    let stash = Stash {
+        inner: ctx,
+        params: *s,
+    };
     let (mut raw, mut resolved) = (String::new(), String::new());
     for (i, p) in list.iter().enumerate() {
         raw.clear();
@@ -197,8 +200,16 @@ pub fn socktuple(b: &[u8]) -> Option<String> {
 
 /// sysdig's fd list: `u16 count`, then `i64 fd, i16 flags` each.
 fn fdlist(b: &[u8], raw: &mut String) {
-    let n = b.get(..2).map_or(0, |x| usize::from(u16::from_le_bytes([x[0], x[1]])));
-    for (k, c) in b.get(2..).unwrap_or(&[]).chunks_exact(10).take(n).enumerate() {
+    let n = b
+        .get(..2)
+        .map_or(0, |x| usize::from(u16::from_le_bytes([x[0], x[1]])));
+    for (k, c) in b
+        .get(2..)
+        .unwrap_or(&[])
+        .chunks_exact(10)
+        .take(n)
+        .enumerate()
+    {
         let fd = i64::from_le_bytes(c[..8].try_into().expect("8 bytes"));
         let fl = u16::from_le_bytes([c[8], c[9]]);
         if k > 0 {

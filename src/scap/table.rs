@@ -5,8 +5,8 @@
 //! versions of an event keep their ids (a capture holds whichever version its driver
 //! wrote); the writer uses the newest.
 
-use crate::params::{Fmt, ParamType};
 use crate::params::FlagTable;
+use crate::params::{Fmt, ParamType};
 
 pub use super::gen_table::{EVENTS, SC_NAMES};
 

@@ -253,7 +253,7 @@ fn is_scap(f: &mut File) -> bool {
     crate::scap::looks_like_scap(&head[..n])
 }
 
-type Feed = (Receiver<(Piece, u64)>, Sender<EventBatch>);
+pub(super) type Feed = (Receiver<(Piece, u64)>, Sender<EventBatch>);
 
 fn tpdig_read_ahead(f: File, path: &Path, opts: &ReplayOptions) -> Result<Feed, String> {
     let ropts = ReaderOptions {
@@ -264,7 +264,6 @@ fn tpdig_read_ahead(f: File, path: &Path, opts: &ReplayOptions) -> Result<Feed, 
         .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(read_ahead(reader))
 }
-
 
 impl FileMeta {
     /// Takes in a block that is not events.

@@ -12,20 +12,20 @@
 //!
 //! The decompressed file is held in memory while it is converted.
 
-use super::file::{EventBatch, Piece};
+use super::file::{EventBatch, Feed, Piece};
 use crate::capture::blocks::{
     Abi, EventFormat as FormatRec, FdInfo as FdRec, GroupInfo, ThreadInfo, UserInfo, UserValue,
 };
 use crate::capture::{CaptureError, Item};
+use crate::fasthash::IntMap;
 use crate::params::{FlagKind, FlagTable, ParamType, Source};
 use crate::scap::events::ScapEvent;
 use crate::scap::lists::{Content, Fd, FdDetail, Proc, fd_type};
 use crate::scap::stored::le_int;
 use crate::scap::{ScapError, blocks::Blocks, gzip, stored, table};
 use crate::syscalls::{self, Arch};
-use crate::fasthash::IntMap;
 use std::collections::HashMap;
-use std::sync::mpsc::{Receiver, Sender, channel, sync_channel};
+use std::sync::mpsc::{Receiver, channel, sync_channel};
 
 const ARCH: Arch = Arch::X86_64;
 
@@ -87,12 +87,11 @@ fn fixed_formats() -> Vec<FormatRec> {
 }
 
 /// Reads `path` and converts it on a thread of its own, as the tpdig reader does.
-pub(super) fn read_ahead(
-    path: &std::path::Path,
-) -> Result<(Receiver<(Piece, u64)>, Sender<EventBatch>), String> {
+pub(super) fn read_ahead(path: &std::path::Path) -> Result<Feed, String> {
     let file = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let (data, cut) = if gzip::is_gzip(&file) {
-        let inf = gzip::inflate(&file, MAX_BYTES).map_err(|e| format!("{}: {e}", path.display()))?;
+        let inf =
+            gzip::inflate(&file, MAX_BYTES).map_err(|e| format!("{}: {e}", path.display()))?;
         (inf.data, inf.truncated)
     } else {
         (file, None)
@@ -164,7 +163,9 @@ impl<'t> Converter<'t> {
     fn flush(&mut self) {
         if !self.values.is_empty() {
             let v = std::mem::take(&mut self.values);
-            let _ = self.tx.send((Piece::Item(Item::UserValues(v)), self.position));
+            let _ = self
+                .tx
+                .send((Piece::Item(Item::UserValues(v)), self.position));
         }
         if !self.batch.is_empty() {
             let mut next = self.spare.try_recv().unwrap_or_default();
@@ -299,10 +300,10 @@ impl<'t> Converter<'t> {
         for (i, e) in events.iter().enumerate() {
             if table::is_enter(e.etype) {
                 open.insert(e.tid, i);
-            } else if let Some(j) = open.remove(&e.tid) {
-                if events[j].etype + 1 == e.etype {
-                    exit_of[j] = Some(i);
-                }
+            } else if let Some(j) = open.remove(&e.tid)
+                && events[j].etype + 1 == e.etype
+            {
+                exit_of[j] = Some(i);
             }
         }
         // Formats of events without a tracepoint of their own go first, so that every
@@ -344,7 +345,9 @@ impl<'t> Converter<'t> {
         exit: Option<&ScapEvent<'_>>,
         enter_of: &mut IntMap<u64, (u64, i64)>,
     ) {
-        let Some(info) = table::info(e.etype) else { return };
+        let Some(info) = table::info(e.etype) else {
+            return;
+        };
         let values: Vec<&[u8]> = e.params.iter().collect();
         let params = stored::encode(e.etype, &values);
         let enter = table::is_enter(e.etype);
@@ -428,7 +431,9 @@ impl<'t> Converter<'t> {
         if table::is_enter(e.etype) || !matches!(name, "clone" | "fork" | "vfork" | "clone3") {
             return;
         }
-        let Some(info) = table::info(e.etype) else { return };
+        let Some(info) = table::info(e.etype) else {
+            return;
+        };
         let find = |n: &str| {
             info.params
                 .iter()
@@ -599,7 +604,9 @@ fn kernel_sockaddr(v: &[u8]) -> Option<Vec<u8>> {
         }
         10 => {
             out.extend_from_slice(&10u16.to_le_bytes());
-            out.extend_from_slice(&u16::from_le_bytes(v.get(17..19)?.try_into().ok()?).to_be_bytes());
+            out.extend_from_slice(
+                &u16::from_le_bytes(v.get(17..19)?.try_into().ok()?).to_be_bytes(),
+            );
             out.extend_from_slice(&[0; 4]);
             out.extend_from_slice(v.get(1..17)?);
             out.extend_from_slice(&[0; 4]);
@@ -642,50 +649,10 @@ fn fd_record(pid: u32, f: &Fd) -> Option<FdRec> {
         (FdDetail::Name(n), fd_type::NETLINK) => (b'n', name_of(n)),
         (FdDetail::Name(n), fd_type::FILE) => (b'f', name_of(n)),
         (FdDetail::Name(n), _) => (b'o', name_of(n)),
-        (
-            FdDetail::Ipv4 {
-                sip,
-                dip,
-                sport,
-                dport,
-                ..
-            },
-            _,
-        ) => (
-            b'4',
-            format!(
-                "{}:{sport}->{}:{dport}",
-                std::net::Ipv4Addr::from(*sip),
-                std::net::Ipv4Addr::from(*dip)
-            )
-            .into_bytes(),
-        ),
-        (FdDetail::Ipv4Server { ip, port, .. }, _) => (
-            b'4',
-            format!("{}:{port}", std::net::Ipv4Addr::from(*ip)).into_bytes(),
-        ),
-        (
-            FdDetail::Ipv6 {
-                sip,
-                dip,
-                sport,
-                dport,
-                ..
-            },
-            _,
-        ) => (
-            b'6',
-            format!(
-                "{}:{sport}->{}:{dport}",
-                std::net::Ipv6Addr::from(*sip),
-                std::net::Ipv6Addr::from(*dip)
-            )
-            .into_bytes(),
-        ),
-        (FdDetail::Ipv6Server { ip, port, .. }, _) => (
-            b'6',
-            format!("{}:{port}", std::net::Ipv6Addr::from(*ip)).into_bytes(),
-        ),
+        (FdDetail::Ipv4(x), _) => (b'4', x.name().into_bytes()),
+        (FdDetail::Ipv4Server(x), _) => (b'4', x.name().into_bytes()),
+        (FdDetail::Ipv6(x), _) => (b'6', x.name().into_bytes()),
+        (FdDetail::Ipv6Server(x), _) => (b'6', x.name().into_bytes()),
         (FdDetail::Unix { name, .. }, _) => (b'u', name_of(name)),
         (FdDetail::None, _) => return None,
     };
