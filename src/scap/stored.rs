@@ -16,25 +16,33 @@ pub const MAX_LEN: usize = 60 * 1024;
 
 /// Encodes event `etype` with `params`, shortening the longest values to fit [`MAX_LEN`].
 pub fn encode(etype: u16, params: &[&[u8]]) -> Vec<u8> {
-    let params = params.iter().copied();
-    let n = params.clone().count();
-    let total: usize = params.clone().map(<[u8]>::len).sum();
+    let mut out = Vec::new();
+    encode_into(etype, || params.iter().copied(), &mut out);
+    out
+}
+
+/// [`encode`] appending to `out`; `params` gives the values (twice: sizes, then bytes).
+pub fn encode_into<'p, I: Iterator<Item = &'p [u8]>>(
+    etype: u16,
+    params: impl Fn() -> I,
+    out: &mut Vec<u8>,
+) {
+    let (n, total) = params().fold((0, 0), |(n, t), p| (n + 1, t + p.len()));
     let budget = MAX_LEN.saturating_sub(4 + 4 * n);
     let cap = if total > budget {
         budget / n.max(1)
     } else {
         usize::MAX
     };
-    let mut out = Vec::with_capacity(4 + 4 * n + total.min(budget));
+    out.reserve(4 + 4 * n + total.min(budget));
     out.extend_from_slice(&etype.to_le_bytes());
     out.extend_from_slice(&(n as u16).to_le_bytes());
-    for p in params.clone() {
+    for p in params() {
         out.extend_from_slice(&(p.len().min(cap) as u32).to_le_bytes());
     }
-    for p in params {
+    for p in params() {
         out.extend_from_slice(&p[..p.len().min(cap)]);
     }
-    out
 }
 
 /// A decoded parameter block.

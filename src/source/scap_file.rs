@@ -348,8 +348,6 @@ impl<'t> Converter<'t> {
         let Some(info) = table::info(e.etype) else {
             return;
         };
-        let values: Vec<&[u8]> = e.params.iter().collect();
-        let params = stored::encode(e.etype, &values);
         let enter = table::is_enter(e.etype);
         let tid = e.tid;
         let pid = self.pid(tid);
@@ -374,7 +372,7 @@ impl<'t> Converter<'t> {
                     self.raw.extend_from_slice(&a.to_le_bytes());
                 }
                 enter_of.insert(tid, (e.ts, nr));
-                finish(&mut self.raw, LOC_ENTER, &params);
+                finish(&mut self.raw, LOC_ENTER, e);
             }
             Some(nr) => {
                 enter_of.remove(&tid);
@@ -384,14 +382,14 @@ impl<'t> Converter<'t> {
                 header(&mut self.raw, ID_EXIT, pid);
                 self.raw.extend_from_slice(&nr.to_le_bytes());
                 self.raw.extend_from_slice(&ret.to_le_bytes());
-                finish(&mut self.raw, LOC_EXIT, &params);
+                finish(&mut self.raw, LOC_EXIT, e);
             }
             None if e.etype == table::PROCEXIT_1_E || info.name == "procexit" => {
                 header(&mut self.raw, ID_PROCEXIT, pid);
                 self.raw.extend_from_slice(&[0u8; 16]);
                 self.raw.extend_from_slice(&(tid as i32).to_le_bytes());
                 self.raw.extend_from_slice(&0i32.to_le_bytes());
-                finish(&mut self.raw, LOC_PROCEXIT, &params);
+                finish(&mut self.raw, LOC_PROCEXIT, e);
             }
             None => {
                 let id = if info.cat == table::Category::Internal {
@@ -400,7 +398,7 @@ impl<'t> Converter<'t> {
                     self.other_id(info.name)
                 };
                 header(&mut self.raw, id, pid);
-                finish(&mut self.raw, LOC_OTHER, &params);
+                finish(&mut self.raw, LOC_OTHER, e);
             }
         }
         let raw = std::mem::take(&mut self.raw);
@@ -626,12 +624,14 @@ fn header(raw: &mut Vec<u8>, id: u16, pid: u32) {
     raw.extend_from_slice(&(pid as i32).to_le_bytes());
 }
 
-/// Appends the data_loc word at `loc` (the record is filled up to it) and the parameters.
-fn finish(raw: &mut Vec<u8>, loc: usize, params: &[u8]) {
-    raw.resize(loc, 0);
-    let off = (loc + 4) as u32;
-    raw.extend_from_slice(&(((params.len() as u32) << 16) | off).to_le_bytes());
-    raw.extend_from_slice(params);
+/// Appends the data_loc word at `loc` (the record is filled up to it) and the event's
+/// parameters after it.
+fn finish(raw: &mut Vec<u8>, loc: usize, e: &ScapEvent<'_>) {
+    raw.resize(loc + 4, 0);
+    stored::encode_into(e.etype, || e.params.iter(), raw);
+    let len = (raw.len() - loc - 4) as u32;
+    let word = (len << 16) | (loc + 4) as u32;
+    raw[loc..loc + 4].copy_from_slice(&word.to_le_bytes());
 }
 
 /// An fd of sysdig's fd list as a snapshot record.
