@@ -89,6 +89,7 @@ fn capture(t: &Tracefs, work: impl FnOnce()) -> (ProbeSet, Captured) {
     let exe = std::env::current_exe().unwrap();
     let opts = ProbeOptions {
         tiers: Tiers {
+            kprobe: true,
             eprobe: true,
             uprobe: true,
         },
@@ -97,6 +98,7 @@ fn capture(t: &Tracefs, work: impl FnOnce()) -> (ProbeSet, Captured) {
         objects: vec![exe],
         launcher: None,
         data: None,
+        kprobe_convention: None,
     };
     let set = ProbeSet::install(t, &opts).expect("install probes");
     for l in set.summary() {
@@ -354,6 +356,7 @@ fn drop_removes_the_events() {
         &t,
         &ProbeOptions {
             tiers: Tiers {
+                kprobe: false,
                 eprobe: false,
                 uprobe: true,
             },
