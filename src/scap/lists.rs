@@ -204,20 +204,8 @@ pub struct Fd {
     pub detail: FdDetail,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct User {
-    pub uid: u32,
-    pub gid: u32,
-    pub name: String,
-    pub home: String,
-    pub shell: String,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Group {
-    pub gid: u32,
-    pub name: String,
-}
+/// The user and group list entries: the same records /etc/passwd and /etc/group give.
+pub use crate::state::users::{Group, User};
 
 /// A block's content, decoded.
 pub enum Content {

@@ -14,7 +14,7 @@
 
 use super::file::{EventBatch, Feed, Piece};
 use crate::capture::blocks::{
-    Abi, EventFormat as FormatRec, FdInfo as FdRec, GroupInfo, ThreadInfo, UserInfo, UserValue,
+    Abi, EventFormat as FormatRec, FdInfo as FdRec, ThreadInfo, UserValue,
 };
 use crate::capture::{CaptureError, Item};
 use crate::fasthash::IntMap;
@@ -23,6 +23,7 @@ use crate::scap::events::ScapEvent;
 use crate::scap::lists::{Content, Fd, FdDetail, Proc, fd_type};
 use crate::scap::stored::le_int;
 use crate::scap::{ScapError, blocks::Blocks, gzip, stored, table};
+use crate::state::snapshot;
 use crate::syscalls::{self, Arch};
 use std::collections::HashMap;
 use std::sync::mpsc::{Receiver, channel, sync_channel};
@@ -270,25 +271,8 @@ impl<'t> Converter<'t> {
             })
             .collect();
         self.item(Item::Fds(fds));
-        let users = users
-            .iter()
-            .map(|u| UserInfo {
-                uid: u.uid,
-                name: u.name.clone(),
-                home: u.home.clone(),
-                shell: u.shell.clone(),
-                extra: vec![(1, u64::from(u.gid).to_le_bytes().to_vec())],
-            })
-            .collect();
-        self.item(Item::Users(users));
-        let groups = groups
-            .iter()
-            .map(|g| GroupInfo {
-                gid: g.gid,
-                name: g.name.clone(),
-                extra: Vec::new(),
-            })
-            .collect();
+        self.item(Item::Users(snapshot::user_infos(users.iter())));
+        let groups = snapshot::group_infos(groups.iter());
         self.item(Item::Groups(groups));
     }
 

@@ -101,17 +101,6 @@ impl Convention {
     }
 }
 
-/// The syscalls the kernel tier may name: every call some selected catalog function maps
-/// to, with a path or address argument.
-fn syscalls(lookups: bool) -> Vec<&'static str> {
-    let mut v: Vec<&str> = catalog::selected(lookups)
-        .flat_map(|f| f.targets.iter().map(|t| t.syscall))
-        .collect();
-    v.sort();
-    v.dedup();
-    v
-}
-
 impl ProbeSet {
     /// Kprobe events for the catalog's system calls; `forced` fixes the convention (tests),
     /// else the first that the kernel takes is used for all. Adds the calls named to `done`.
@@ -122,16 +111,11 @@ impl ProbeSet {
         forced: Option<Convention>,
         done: &mut HashSet<String>,
     ) -> Result<(), InstallError> {
-        let path = self.root.join(KPROBE_EVENTS);
-        if !path.exists() {
-            self.skipped.push(Skipped {
-                what: "kprobes".into(),
-                why: format!("no {}", path.display()),
-            });
+        let Some(path) = self.control_file(KPROBE_EVENTS, "kprobes") else {
             return Ok(());
-        }
+        };
         let mut convention = forced;
-        for sc in syscalls(lookups) {
+        for sc in catalog::selected_syscalls(lookups) {
             let values = catalog::syscall_values(sc, lookups);
             if values.is_empty() {
                 continue;
@@ -208,7 +192,7 @@ mod tests {
             ["sys_openat", "do_sys_openat2"]
         );
         assert_eq!(Convention::PtRegs.symbols("stat"), ["__x64_sys_newstat"]);
-        assert!(syscalls(false).contains(&"openat"));
-        assert!(syscalls(false).contains(&"execve"));
+        assert!(catalog::selected_syscalls(false).contains(&"openat"));
+        assert!(catalog::selected_syscalls(false).contains(&"execve"));
     }
 }

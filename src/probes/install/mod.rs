@@ -295,20 +295,10 @@ impl ProbeSet {
         lookups: bool,
         done: &mut HashSet<String>,
     ) -> Result<(), InstallError> {
-        let path = self.root.join(DYNAMIC_EVENTS);
-        if !path.exists() {
-            self.skipped.push(Skipped {
-                what: "event probes".into(),
-                why: format!("no {}", path.display()),
-            });
+        let Some(path) = self.control_file(DYNAMIC_EVENTS, "event probes") else {
             return Ok(());
-        }
-        let mut syscalls: Vec<&str> = catalog::selected(lookups)
-            .flat_map(|f| f.targets.iter().map(|t| t.syscall))
-            .collect();
-        syscalls.sort();
-        syscalls.dedup();
-        for sc in syscalls {
+        };
+        for sc in catalog::selected_syscalls(lookups) {
             if done.contains(sc) {
                 continue; // a kprobe names it
             }
@@ -380,14 +370,9 @@ impl ProbeSet {
         lookups: bool,
         eprobed: &HashSet<String>,
     ) -> Result<(), InstallError> {
-        let path = self.root.join(UPROBE_EVENTS);
-        if !path.exists() {
-            self.skipped.push(Skipped {
-                what: "uprobes".into(),
-                why: format!("no {}", path.display()),
-            });
+        let Some(path) = self.control_file(UPROBE_EVENTS, "uprobes") else {
             return Ok(());
-        }
+        };
         let arch = Arch::native();
         let fns: Vec<_> = catalog::selected(lookups)
             .filter(|f| !f.targets.iter().all(|t| eprobed.contains(t.syscall)))
@@ -742,6 +727,20 @@ impl ProbeSet {
         }
         self.events = keep_events;
         self.decoders = keep_decoders;
+    }
+
+    /// The tracefs file `file` that a probe kind is defined through; None (and `what` listed
+    /// as not probed) when this kernel has none.
+    fn control_file(&mut self, file: &str, what: &str) -> Option<PathBuf> {
+        let path = self.root.join(file);
+        if path.exists() {
+            return Some(path);
+        }
+        self.skipped.push(Skipped {
+            what: what.into(),
+            why: format!("no {}", path.display()),
+        });
+        None
     }
 
     fn skip(&mut self, obj: &Path, why: String) {
