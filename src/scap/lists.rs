@@ -475,33 +475,45 @@ fn interfaces(b: &Block<'_>) -> Result<(), ScapError> {
     Ok(())
 }
 
+/// The longest strings sysdig's reader takes in list entries (libscap's SCAP_MAX_PATH_SIZE,
+/// SCAP_MAX_ARGS_SIZE, SCAP_MAX_ENV_SIZE, SCAP_MAX_CGROUPS_SIZE). A longer one makes it refuse
+/// the whole file ("invalid argslen"), so the writer cuts each string to its limit, as
+/// sysdig's own capture does. File names must be shorter than the path limit.
+pub const MAX_PATH: usize = 1024;
+pub const MAX_ARGS: usize = 4096;
+pub const MAX_FD_NAME: usize = MAX_PATH - 1;
+/// User and group names, homes and shells: shorter than libscap's MAX_CREDENTIALS_STR_LEN.
+pub const MAX_CREDENTIAL: usize = 255;
+
+/// Appends `b`, cut to `max` bytes, with its 16-bit length before it.
+pub fn put_str16(e: &mut Vec<u8>, b: &[u8], max: usize) {
+    let b = &b[..b.len().min(max)];
+    e.extend_from_slice(&(b.len() as u16).to_le_bytes());
+    e.extend_from_slice(b);
+}
+
 /// Writes `p` as sysdig's process list version 9 entry (with its length prefix).
 pub fn encode_proc(p: &Proc, out: &mut Vec<u8>) {
     let mut e = Vec::with_capacity(256);
-    let s = |e: &mut Vec<u8>, b: &[u8]| {
-        let b = &b[..b.len().min(u16::MAX as usize)];
-        e.extend_from_slice(&(b.len() as u16).to_le_bytes());
-        e.extend_from_slice(b);
-    };
     for v in [p.tid, p.pid, p.ptid, p.sid, p.vpgid] {
         e.extend_from_slice(&v.to_le_bytes());
     }
-    s(&mut e, &p.comm);
-    s(&mut e, &p.exe);
-    s(&mut e, &p.exepath);
-    s(&mut e, &p.args);
-    s(&mut e, &p.cwd);
+    put_str16(&mut e, &p.comm, MAX_PATH);
+    put_str16(&mut e, &p.exe, MAX_PATH);
+    put_str16(&mut e, &p.exepath, MAX_PATH);
+    put_str16(&mut e, &p.args, MAX_ARGS);
+    put_str16(&mut e, &p.cwd, MAX_PATH);
     e.extend_from_slice(&p.fdlimit.to_le_bytes());
     for v in [p.flags, p.uid, p.gid, p.vmsize_kb, p.vmrss_kb, p.vmswap_kb] {
         e.extend_from_slice(&v.to_le_bytes());
     }
     e.extend_from_slice(&p.pfmajor.to_le_bytes());
     e.extend_from_slice(&p.pfminor.to_le_bytes());
-    s(&mut e, &p.env);
+    put_str16(&mut e, &p.env, MAX_ARGS);
     e.extend_from_slice(&p.vtid.to_le_bytes());
     e.extend_from_slice(&p.vpid.to_le_bytes());
-    s(&mut e, &p.cgroups);
-    s(&mut e, &p.root);
+    put_str16(&mut e, &p.cgroups, MAX_ARGS);
+    put_str16(&mut e, &p.root, MAX_PATH);
     e.extend_from_slice(&p.loginuid.to_le_bytes());
     out.extend_from_slice(&(e.len() as u32 + 4).to_le_bytes());
     out.extend_from_slice(&e);
@@ -513,11 +525,7 @@ pub fn encode_fd(f: &Fd, out: &mut Vec<u8>) {
     e.extend_from_slice(&f.fd.to_le_bytes());
     e.extend_from_slice(&f.ino.to_le_bytes());
     e.push(f.kind);
-    let s = |e: &mut Vec<u8>, b: &[u8]| {
-        let b = &b[..b.len().min(4095)];
-        e.extend_from_slice(&(b.len() as u16).to_le_bytes());
-        e.extend_from_slice(b);
-    };
+    let s = |e: &mut Vec<u8>, b: &[u8]| put_str16(e, b, MAX_FD_NAME);
     match &f.detail {
         FdDetail::Name(n) => s(&mut e, n),
         FdDetail::File { flags, name, dev } => {

@@ -55,11 +55,7 @@ pub fn fdlist(tid: u64, fds: &[Fd], out: &mut Vec<u8>) {
 
 pub fn userlist(users: &[User], groups: &[Group], out: &mut Vec<u8>) {
     let mut b = Vec::new();
-    let s = |e: &mut Vec<u8>, t: &str| {
-        let t = &t.as_bytes()[..t.len().min(255)];
-        e.extend_from_slice(&(t.len() as u16).to_le_bytes());
-        e.extend_from_slice(t);
-    };
+    let s = |e: &mut Vec<u8>, t: &str| lists::put_str16(e, t.as_bytes(), lists::MAX_CREDENTIAL);
     for u in users {
         let mut e = vec![0u8];
         e.extend_from_slice(&u.uid.to_le_bytes());
