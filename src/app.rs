@@ -218,6 +218,7 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
             probe_lookups: cli.probe_lookups,
             data: data_opts.clone(),
             data_rendering,
+            stack: cli.stack,
         })
     };
     if let Some(ring) = cli.flight_recorder {

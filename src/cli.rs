@@ -48,6 +48,11 @@ pub struct Cli {
           value_parser = parse_size)]
     pub buffer_size: usize,
 
+    /// Show the user and kernel call stack of each event the filter selects, below its
+    /// line (strace -k); also field evt.stack. Stored in captures written with -w.
+    #[arg(short = 'k', long = "stack")]
+    pub stack: bool,
+
     /// Flush the output after every event instead of in batches.
     #[arg(long = "unbuffered")]
     pub unbuffered: bool,

@@ -29,6 +29,7 @@ pub mod pipeline;
 pub mod probes;
 pub mod signals;
 pub mod source;
+pub mod stack;
 pub mod state;
 pub mod syscalls;
 pub mod teardown;

@@ -289,7 +289,17 @@ fn open_one<K: Kernel>(
     }
     let mut first_err = None;
     for (clockid, cloexec, backward) in cands {
-        match open_sized(k, n, (id, stack), pid, cpu, watermark, clockid, cloexec, backward) {
+        match open_sized(
+            k,
+            n,
+            (id, stack),
+            pid,
+            cpu,
+            watermark,
+            clockid,
+            cloexec,
+            backward,
+        ) {
             Ok(fd) => {
                 if !n.backward_settled {
                     n.backward_settled = true;
