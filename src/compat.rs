@@ -24,6 +24,12 @@ pub struct Compat {
     pub no_write_backward: bool,
     /// Use the 2.6.32 event names syscalls:sys_enter/sys_exit instead of raw_syscalls.
     pub old_syscall_names: bool,
+    /// Do not create kprobe events (the kernel tier of the user-memory sources).
+    pub no_kprobes: bool,
+    /// Kprobes on the `__x64_sys_*` pt_regs wrappers only (4.17+ convention).
+    pub kprobe_pt_regs: bool,
+    /// Kprobes on functions taking register arguments only (`sys_*`, or one call in).
+    pub kprobe_registers: bool,
     /// Do not create event probes (tier 2 of the user-memory sources).
     pub no_eprobes: bool,
     /// Do not create uprobes (tier 3 of the user-memory sources).
@@ -61,6 +67,15 @@ pub const SWITCHES: &[(&str, &str)] = &[
         "old-syscall-names",
         "open syscalls:sys_enter/sys_exit (2.6.32 names)",
     ),
+    ("no-kprobes", "no kprobe events (the kernel tier of names)"),
+    (
+        "kprobe-pt-regs",
+        "kprobes on the pt_regs syscall wrappers only (__x64_sys_*, 4.17+)",
+    ),
+    (
+        "kprobe-registers",
+        "kprobes on functions with register arguments only (sys_*, or one call in)",
+    ),
     (
         "no-array-fetch",
         "copy I/O data as a series of u64 probe arguments (no array fetch types)",
@@ -95,6 +110,9 @@ impl Compat {
                 "no-set-output" => c.no_set_output = true,
                 "no-write-backward" => c.no_write_backward = true,
                 "old-syscall-names" => c.old_syscall_names = true,
+                "no-kprobes" => c.no_kprobes = true,
+                "kprobe-pt-regs" => c.kprobe_pt_regs = true,
+                "kprobe-registers" => c.kprobe_registers = true,
                 "no-eprobes" => c.no_eprobes = true,
                 "no-uprobes" => c.no_uprobes = true,
                 "no-array-fetch" => c.no_array_fetch = true,
@@ -108,6 +126,9 @@ impl Compat {
                         no_set_output: true,
                         no_write_backward: true,
                         old_syscall_names: true,
+                        no_kprobes: true,
+                        kprobe_pt_regs: false,
+                        kprobe_registers: false,
                         no_eprobes: true,
                         no_uprobes: true,
                         no_array_fetch: true,
@@ -131,6 +152,9 @@ impl Compat {
             no_set_output: self.no_set_output || o.no_set_output,
             no_write_backward: self.no_write_backward || o.no_write_backward,
             old_syscall_names: self.old_syscall_names || o.old_syscall_names,
+            no_kprobes: self.no_kprobes || o.no_kprobes,
+            kprobe_pt_regs: self.kprobe_pt_regs || o.kprobe_pt_regs,
+            kprobe_registers: self.kprobe_registers || o.kprobe_registers,
             no_eprobes: self.no_eprobes || o.no_eprobes,
             no_uprobes: self.no_uprobes || o.no_uprobes,
             no_state: self.no_state || o.no_state,
