@@ -15,6 +15,18 @@ use std::collections::HashMap;
 /// The object name kernel frames carry.
 pub const KERNEL_OBJECT: &str = "[kernel]";
 
+/// A kernel frame of the tracepoint dispatch itself (`__traceiter_sys_enter`, perf's
+/// handlers): some kernels leave it innermost in a tracepoint's chain.
+fn is_tracing_frame(f: &Frame) -> bool {
+    f.kernel
+        && f.symbol.as_ref().is_some_and(|(n, _)| {
+            n.starts_with("__traceiter_")
+                || n.starts_with("perf_trace")
+                || n.starts_with("perf_tp_")
+                || n.starts_with("trace_event_raw_event")
+        })
+}
+
 #[derive(Default)]
 pub struct Symbolizer {
     kallsyms: Kallsyms,
@@ -83,6 +95,11 @@ impl Symbolizer {
                     self.user_frame(pid, ip, look)
                 }
             };
+            // The tracing machinery that took the sample is no part of the caller's path.
+            let leading_kernel = frames.iter().all(|f: &Frame| f.kernel);
+            if leading_kernel && is_tracing_frame(&frame) {
+                continue;
+            }
             frames.push(frame);
         }
         Stack { frames }

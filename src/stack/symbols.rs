@@ -61,7 +61,7 @@ mod tests {
         // This test binary itself: its symbol table has this very function.
         let bytes = std::fs::read("/proc/self/exe").unwrap();
         let syms = FileSymbols::parse(&bytes).unwrap();
-        let me = names_functions_of_the_running_binary as usize as u64;
+        let me = names_functions_of_the_running_binary as *const () as usize as u64;
         let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
         let exe = std::fs::read_link("/proc/self/exe").unwrap();
         let m = super::super::maps::parse_proc_maps(&maps)
