@@ -163,6 +163,11 @@ pub struct Cli {
     #[arg(long = "tee")]
     pub tee: bool,
 
+    /// With -r: write the events as a Chrome Trace Event Format timeline to FILE (Perfetto
+    /// UI, chrome://tracing): a track per thread, system calls as spans, drops marked.
+    #[arg(long = "export-trace", value_name = "FILE")]
+    pub export_trace: Option<std::path::PathBuf>,
+
     /// Read events from a capture FILE instead of the kernel (repeatable: files merge by time).
     #[arg(short = 'r', long = "read", value_name = "FILE")]
     pub read: Vec<std::path::PathBuf>,
