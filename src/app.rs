@@ -169,7 +169,22 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
             machine,
         )) as Box<dyn Sink>
     });
-    let printing = (cli.write.is_none() && chisel.is_none()) || cli.tee;
+    if cli.export_trace.is_some() && cli.read.is_empty() {
+        return Err(AppError::usage(
+            "--export-trace converts captures: it needs -r",
+        ));
+    }
+    let mut export: Option<Box<dyn Sink>> = match &cli.export_trace {
+        None => None,
+        Some(p) => {
+            let f = std::fs::File::create(p)
+                .map_err(|e| AppError::runtime(format!("--export-trace {}: {e}", p.display())))?;
+            Some(Box::new(crate::output::trace_export::TraceExportSink::new(
+                BufWriter::with_capacity(64 * 1024, f),
+            )))
+        }
+    };
+    let printing = (cli.write.is_none() && chisel.is_none() && export.is_none()) || cli.tee;
     let mut printer: Option<Box<dyn Sink>> = if !printing || cli.quiet {
         None
     } else if cli.json {
@@ -189,6 +204,9 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
     }
     if let Some(p) = printer.as_mut() {
         sinks.push(p.as_mut());
+    }
+    if let Some(e) = export.as_mut() {
+        sinks.push(e.as_mut());
     }
     // The flight recorder's dumps hold what the user's filter selects, whatever a chisel's is.
     let user_filter_expr = filter_expr.clone();
@@ -228,6 +246,7 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
             probe_lookups: cli.probe_lookups,
             data: data_opts.clone(),
             data_rendering,
+            stack: cli.stack,
         })
     };
     if let Some(ring) = cli.flight_recorder {

@@ -48,6 +48,11 @@ pub struct Cli {
           value_parser = parse_size)]
     pub buffer_size: usize,
 
+    /// Show the user and kernel call stack of each event the filter selects, below its
+    /// line (strace -k); also field evt.stack. Stored in captures written with -w.
+    #[arg(short = 'k', long = "stack")]
+    pub stack: bool,
+
     /// Flush the output after every event instead of in batches.
     #[arg(long = "unbuffered")]
     pub unbuffered: bool,
@@ -157,6 +162,11 @@ pub struct Cli {
     /// With -w: also print the events (default line, -p or -j), as a live run would.
     #[arg(long = "tee")]
     pub tee: bool,
+
+    /// With -r: write the events as a Chrome Trace Event Format timeline to FILE (Perfetto
+    /// UI, chrome://tracing): a track per thread, system calls as spans, drops marked.
+    #[arg(long = "export-trace", value_name = "FILE")]
+    pub export_trace: Option<std::path::PathBuf>,
 
     /// Read events from a capture FILE instead of the kernel (repeatable: files merge by time).
     #[arg(short = 'r', long = "read", value_name = "FILE")]

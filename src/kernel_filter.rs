@@ -132,7 +132,7 @@ impl KernelFields for TidOnly {
 }
 
 /// The `evt.type` a tracepoint's events carry when it is not a syscall event.
-fn fixed_type(tp: &Tracepoint) -> Option<&str> {
+pub(crate) fn fixed_type(tp: &Tracepoint) -> Option<&str> {
     match tp.role {
         Role::Switch { .. } => Some("switch"),
         Role::Exit { .. } => Some("procexit"),

@@ -31,6 +31,7 @@ pub mod run_lock;
 pub mod scap;
 pub mod signals;
 pub mod source;
+pub mod stack;
 pub mod state;
 pub mod syscalls;
 pub mod teardown;

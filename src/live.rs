@@ -23,6 +23,7 @@ use crate::pipeline::{Pipeline, Record, Selection};
 use crate::probes::{Convention, DataOptions, ProbeOptions, ProbeSet, Tiers};
 use crate::signals::StopSignals;
 use crate::source::merge::{Merger, watermark};
+use crate::stack::live::LiveStacks;
 use crate::state::{State, proc_scan};
 use crate::syscalls::Arch;
 use crate::tracefs::{self, EventFormat, LocateOptions, Tracefs, TracefsError};
@@ -73,6 +74,8 @@ pub struct LiveOptions {
     pub data: Option<DataOptions>,
     /// How that data is shown.
     pub data_rendering: DataRendering,
+    /// `-k`: call chains on the events the filter selects.
+    pub stack: bool,
 }
 
 /// What a run saw, for the -v summary.
@@ -251,9 +254,14 @@ pub fn open_capture(
             format!("no usable tracepoint under {}", fs.root().display()),
         ));
     }
+    let stacks = crate::stack::selection::wants_stack(&tracepoints, pushdown, arch);
     let mut specs: Vec<TracepointSpec> = tracepoints
         .iter()
-        .map(|t| TracepointSpec::new(t.format.id, t.full_name()))
+        .zip(stacks)
+        .map(|(t, stack)| TracepointSpec {
+            stack: stack && opts.stack,
+            ..TracepointSpec::new(t.format.id, t.full_name())
+        })
         .collect();
     let command = match &opts.command {
         Some(argv) => Some(command::start(argv)?),
@@ -397,7 +405,11 @@ pub fn capture(
     let clock = *engine.clock();
     let mut stopped_by = None;
     let mut exit_status = None;
+    let stacks = opts.stack.then(|| LiveStacks::new(opts.verbose));
     let record = |p: &mut Pipeline<'_>, s: Sample<'_>| {
+        if let Some(k) = &stacks {
+            k.attach(p, &s, clock.wall_ns(s.time));
+        }
         p.record(
             &decoder,
             Record {
@@ -455,6 +467,9 @@ pub fn capture(
             let now = clock.now_perf();
             if merger.queued_bytes() < BACKLOG_BYTES {
                 engine.drain_rings(|ring, s| merger.push(ring, &s));
+                if let Some(k) = &stacks {
+                    k.add_mappings(engine.take_mappings());
+                }
             }
             if !pipeline.ready() {
                 // The capture writer is behind: keep the backlog here, and drain again
@@ -479,6 +494,9 @@ pub fn capture(
     engine.disable();
     if !pipeline.done {
         engine.drain_rings(|ring, s| merger.push(ring, &s));
+        if let Some(k) = &stacks {
+            k.add_mappings(engine.take_mappings());
+        }
         merger.flush(|s| record(&mut pipeline, s));
     }
     pipeline.release_all(&decoder);

@@ -75,6 +75,8 @@ pub struct Pipeline<'s> {
     /// Exact user-memory values waiting for their event: tid → (event time, arg, bytes, source).
     pending: IntMap<u32, Vec<PendingValue>>,
     begun: bool,
+    /// `-k`: named call stacks waiting for their event, by (tid, event time).
+    stacks: HashMap<(u32, u64), crate::stack::Stack>,
     /// Values returned through user memory, waiting to be applied (time order).
     posts: Vec<PostValue>,
     /// Each thread's last call that returns values through user memory.
@@ -117,6 +119,7 @@ impl<'s> Pipeline<'s> {
             clock: RunClock::default(),
             in_flight: InFlight::default(),
             pending: IntMap::default(),
+            stacks: HashMap::new(),
             begun: false,
             resolver: None,
             io_wait: None,
@@ -155,6 +158,12 @@ impl<'s> Pipeline<'s> {
                 .or_default()
                 .push((ts, arg, value, source));
         }
+    }
+
+    /// The call stack of thread `tid`'s event at `ts` (live: named from its sample's chain;
+    /// from a file: stored beside it), handed to the sinks with that event.
+    pub fn attach_stack(&mut self, tid: u32, ts: u64, stack: crate::stack::Stack) {
+        self.stacks.insert((tid, ts), stack);
     }
 
     /// Lets the sinks start (a capture writes its header and snapshot); once, before the
@@ -368,6 +377,11 @@ impl<'s> Pipeline<'s> {
     /// One record, in order: a probe hit goes to the resolver, an event through state,
     /// filter and sinks.
     fn record_now(&mut self, decoder: &Decoder, r: Record<'_>) {
+        let stack = if self.stacks.is_empty() {
+            None
+        } else {
+            self.stacks.remove(&(r.tid, r.ts))
+        };
         if let Some(res) = self.resolver.as_mut() {
             let common_type = record_type(r.raw);
             if res.is_probe(common_type) {
@@ -526,6 +540,7 @@ impl<'s> Pipeline<'s> {
         let mut view = EventView::new(&ev, &self.state, call, decoder.arch, self.clock);
         view.data = self.data_rendering;
         view.exit_data = orphan_data.as_deref();
+        view.stack = stack.as_ref();
         let shown = !tp.internal() && self.selected(&view);
         let feeds_state = tp.feeds_state();
         let mut failure = None;

@@ -127,6 +127,7 @@ fn run(compat: Compat, post: Duration, trigger: Trigger, label: &str) -> Outcome
         probe_lookups: false,
         data: None,
         data_rendering: Default::default(),
+        stack: false,
     };
     let mut opts = FlightOptions::new(live, dump_base);
     opts.post = post;

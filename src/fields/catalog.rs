@@ -303,6 +303,13 @@ pub static FIELDS: &[FieldDef] = &[
         |v, _| Some(Value::Str(Cow::Borrowed(v.info().trim_end())))
     ),
     field!(
+        "evt.stack",
+        Str,
+        None,
+        "with -k, the call stack folded: outermost frame first, frames joined by ';'",
+        |v, _| v.stack.map(|s| Value::Str(Cow::Owned(s.folded())))
+    ),
+    field!(
         "evt.info",
         Str,
         None,

@@ -32,6 +32,8 @@ pub struct EventView<'a> {
     /// An exit's data when its entry (and so its call) is unknown: read from a capture
     /// that kept the exit alone.
     pub exit_data: Option<&'a [u8]>,
+    /// `-k`: the event's named call stack, when its tracepoint carried one.
+    pub stack: Option<&'a crate::stack::Stack>,
     info: OnceCell<String>,
 }
 
@@ -51,6 +53,7 @@ impl<'a> EventView<'a> {
             clock,
             data: crate::params::DataRendering::default(),
             exit_data: None,
+            stack: None,
             info: OnceCell::new(),
         }
     }

@@ -40,6 +40,7 @@ impl OwnedSample {
             time: self.time,
             cpu: self.cpu,
             raw: &self.raw,
+            callchain: &[],
         }
     }
 }
@@ -128,6 +129,7 @@ mod tests {
             time: t,
             cpu: 0,
             raw,
+            callchain: &[],
         }
     }
 

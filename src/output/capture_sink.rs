@@ -188,9 +188,21 @@ impl CaptureSink {
             }
             entry.1 = call.resolved.len();
         }
+        if let Some(stack) = view.stack {
+            w.push_user_value(UserValue {
+                time: ev.ts,
+                tid: ev.tid,
+                tier: STACK_KEY.into(),
+                key: STACK_KEY.into(),
+                value: stack.encode(),
+            })?;
+        }
         w.push_event(ev.ts, ev.cpu, ev.pid, ev.tid, ev.raw)
     }
 }
+
+/// The user-value key (and tier) of an event's named call stack (`-k`).
+pub const STACK_KEY: &str = "stack";
 
 /// The key a call's value is stored under: its argument index, or `data` for its I/O
 /// data (formats/capture.md, user values).

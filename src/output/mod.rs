@@ -12,6 +12,7 @@ pub mod line;
 pub mod scap_sink;
 pub mod text;
 pub mod time;
+pub mod trace_export;
 
 use crate::calls::ValueSource;
 use crate::decode::Decoder;

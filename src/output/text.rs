@@ -60,6 +60,12 @@ impl<W: Write> TextSink<W> {
         write_info(view, &mut self.info);
         l.extend_from_slice(self.info.as_bytes());
         l.push(b'\n');
+        // -k: the frames below the line, as strace -k shows them.
+        if let Some(stack) = view.stack {
+            self.info.clear();
+            stack.write_lines(&mut self.info);
+            self.pending.extend_from_slice(self.info.as_bytes());
+        }
     }
 
     fn write_pending(&mut self) -> io::Result<()> {

@@ -12,10 +12,10 @@
 //! never sets a field the chosen size does not carry.
 
 use perf_event_open_sys::bindings::{
-    self, PERF_ATTR_SIZE_VER0, PERF_ATTR_SIZE_VER3, PERF_SAMPLE_ADDR, PERF_SAMPLE_CPU,
-    PERF_SAMPLE_ID, PERF_SAMPLE_IDENTIFIER, PERF_SAMPLE_IP, PERF_SAMPLE_PERIOD, PERF_SAMPLE_RAW,
-    PERF_SAMPLE_STREAM_ID, PERF_SAMPLE_TID, PERF_SAMPLE_TIME, PERF_TYPE_TRACEPOINT,
-    perf_event_attr,
+    self, PERF_ATTR_SIZE_VER0, PERF_ATTR_SIZE_VER3, PERF_SAMPLE_ADDR, PERF_SAMPLE_CALLCHAIN,
+    PERF_SAMPLE_CPU, PERF_SAMPLE_ID, PERF_SAMPLE_IDENTIFIER, PERF_SAMPLE_IP, PERF_SAMPLE_PERIOD,
+    PERF_SAMPLE_RAW, PERF_SAMPLE_STREAM_ID, PERF_SAMPLE_TID, PERF_SAMPLE_TIME,
+    PERF_TYPE_TRACEPOINT, perf_event_attr,
 };
 use std::fmt;
 
@@ -49,6 +49,10 @@ pub struct AttrOptions {
     /// Write records backward (newest at the head), so an overwrite ring can be read
     /// from its head after a pause (4.7+). Only the flight recorder asks for it.
     pub write_backward: bool,
+    /// `-k`: the sample also carries the user and kernel call chain
+    /// (PERF_SAMPLE_CALLCHAIN), and the event reports executable mappings (PERF_RECORD_MMAP)
+    /// so user addresses can be named after the process is gone.
+    pub stack: bool,
 }
 
 /// Builds the attr for tracepoint `id` (its tracefs `id` file) as tpdig samples it.
@@ -61,6 +65,10 @@ pub fn tracepoint(id: u64, opts: &AttrOptions) -> perf_event_attr {
         ..Default::default()
     };
     a.sample_period = 1;
+    if opts.stack {
+        a.sample_type |= PERF_SAMPLE_CALLCHAIN as u64;
+        a.set_mmap(1);
+    }
     a.set_disabled(1);
     if opts.inherit {
         a.set_inherit(1);
@@ -88,15 +96,18 @@ pub fn uses_clockid(a: &perf_event_attr) -> bool {
 
 /// Where each field of a PERF_RECORD_SAMPLE sits, computed once from `sample_type` so
 /// the hot path only indexes. Offsets count from the start of the record (the 8-byte
-/// header included). Fields after RAW (stack, registers...) are not located: tpdig
-/// does not request them before RAW and ignores them after it.
+/// header included). CALLCHAIN (variable size) sits before RAW, so when it is present
+/// RAW's offset is found per sample from the chain's length. Fields after RAW (stack
+/// copies, registers...) are not located.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SampleLayout {
     pub sample_type: u64,
     pub tid: Option<usize>,
     pub time: Option<usize>,
     pub cpu: Option<usize>,
-    /// Offset of RAW's u32 size; the payload follows it.
+    /// Offset of CALLCHAIN's u64 count, when the events carry chains.
+    pub callchain: Option<usize>,
+    /// Offset of RAW's u32 size (without a call chain; with one, it follows the chain).
     pub raw: usize,
 }
 
@@ -117,7 +128,7 @@ impl std::error::Error for LayoutError {}
 
 impl SampleLayout {
     /// Locates the fields for `sample_type`. RAW is required; the fixed-size fields
-    /// before it are allowed; READ and CALLCHAIN (variable size, before RAW) are not.
+    /// before it and CALLCHAIN are allowed; READ (variable size, before RAW) is not.
     pub fn new(sample_type: u64) -> Result<SampleLayout, LayoutError> {
         let has = |bit: u32| sample_type & bit as u64 != 0;
         if !has(PERF_SAMPLE_RAW) {
@@ -126,10 +137,10 @@ impl SampleLayout {
                 reason: "no PERF_SAMPLE_RAW",
             });
         }
-        if has(bindings::PERF_SAMPLE_READ) || has(bindings::PERF_SAMPLE_CALLCHAIN) {
+        if has(bindings::PERF_SAMPLE_READ) {
             return Err(LayoutError {
                 sample_type,
-                reason: "READ or CALLCHAIN before RAW is not supported",
+                reason: "READ before RAW is not supported",
             });
         }
         let mut off = 8; // perf_event_header
@@ -152,12 +163,14 @@ impl SampleLayout {
         take(PERF_SAMPLE_STREAM_ID);
         let cpu = take(PERF_SAMPLE_CPU);
         take(PERF_SAMPLE_PERIOD);
+        let callchain = take(PERF_SAMPLE_CALLCHAIN);
         Ok(SampleLayout {
             sample_type,
             tid,
             time,
             cpu,
             raw: off,
+            callchain,
         })
     }
 
@@ -168,7 +181,18 @@ impl SampleLayout {
             tid: Some(8),
             time: Some(16),
             cpu: Some(24),
+            callchain: None,
             raw: 32,
+        }
+    }
+
+    /// The layout of tpdig's events under `-k` (a call chain before RAW).
+    pub fn tpdig_with_stack() -> SampleLayout {
+        SampleLayout {
+            sample_type: SAMPLE_TYPE | PERF_SAMPLE_CALLCHAIN as u64,
+            callchain: Some(32),
+            raw: 40,
+            ..SampleLayout::tpdig()
         }
     }
 }
@@ -185,6 +209,7 @@ mod tests {
             wakeup_watermark: 4096,
             inherit: false,
             write_backward: false,
+            stack: false,
         };
         let a = tracepoint(321, &opts);
         assert_eq!(a.type_, PERF_TYPE_TRACEPOINT);
@@ -206,6 +231,7 @@ mod tests {
             wakeup_watermark: 0,
             inherit: false,
             write_backward: false,
+            stack: false,
         };
         let a = tracepoint(1, &opts);
         assert_eq!(a.size, 64);
@@ -229,6 +255,10 @@ mod tests {
         let only_raw = SampleLayout::new(PERF_SAMPLE_RAW as u64).unwrap();
         assert_eq!((only_raw.tid, only_raw.raw), (None, 8));
         assert!(SampleLayout::new(PERF_SAMPLE_TIME as u64).is_err());
-        assert!(SampleLayout::new(SAMPLE_TYPE | bindings::PERF_SAMPLE_CALLCHAIN as u64).is_err());
+        assert_eq!(
+            SampleLayout::new(SAMPLE_TYPE | PERF_SAMPLE_CALLCHAIN as u64).unwrap(),
+            SampleLayout::tpdig_with_stack()
+        );
+        assert!(SampleLayout::new(SAMPLE_TYPE | bindings::PERF_SAMPLE_READ as u64).is_err());
     }
 }

@@ -115,6 +115,7 @@ impl Clock {
             wakeup_watermark: 0,
             inherit: false,
             write_backward: false,
+            stack: false,
         };
         let mut a = attr::tracepoint(sys_enter_id as u64, &opts);
         // One wakeup per event would cost a signal-free IPI per syscall; we never poll.

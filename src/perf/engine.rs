@@ -33,7 +33,7 @@ use super::attr::{self, AttrOptions, CLOCKID_MIN_SIZE, FULL_SIZE, SIZE_VER0, Sam
 use super::clock::Clock;
 use super::cpus::parse_cpu_list;
 use super::error::{ErrorKind, Op, PerfError, describe, permission_hint};
-use super::record::{Record, Sample, parse};
+use super::record::{OwnedMmap, Record, Sample, parse};
 use super::ring::Ring;
 use super::sys::{Kernel, OpenJob};
 use crate::compat::Compat;
@@ -52,6 +52,9 @@ pub struct TracepointSpec {
     /// to a task are not carried into children that fork and then exec (observed on 6.18),
     /// so the probe tier listens system-wide and keeps only its traced threads' hits.
     pub system_wide: bool,
+    /// `-k`: this tracepoint's samples carry call chains (only those the filter selects).
+    /// They get rings of their own, since their records have another layout.
+    pub stack: bool,
 }
 
 impl TracepointSpec {
@@ -60,6 +63,7 @@ impl TracepointSpec {
             id,
             name: name.into(),
             system_wide: false,
+            stack: false,
         }
     }
 }
@@ -265,7 +269,7 @@ impl Negotiation {
 fn open_one<K: Kernel>(
     k: &K,
     n: &mut Negotiation,
-    id: u32,
+    (id, stack): (u32, bool),
     pid: i32,
     cpu: i32,
     watermark: u32,
@@ -285,7 +289,17 @@ fn open_one<K: Kernel>(
     }
     let mut first_err = None;
     for (clockid, cloexec, backward) in cands {
-        match open_sized(k, n, id, pid, cpu, watermark, clockid, cloexec, backward) {
+        match open_sized(
+            k,
+            n,
+            (id, stack),
+            pid,
+            cpu,
+            watermark,
+            clockid,
+            cloexec,
+            backward,
+        ) {
             Ok(fd) => {
                 if !n.backward_settled {
                     n.backward_settled = true;
@@ -331,7 +345,7 @@ fn open_one<K: Kernel>(
 /// The attr of one tracepoint event with the given (candidate or settled) choices; events
 /// bound to a task follow its children (`inherit`).
 fn tracepoint_attr(
-    id: u32,
+    (id, stack): (u32, bool),
     size: u32,
     pid: i32,
     watermark: u32,
@@ -346,6 +360,7 @@ fn tracepoint_attr(
             wakeup_watermark: watermark,
             inherit: pid >= 0,
             write_backward: backward,
+            stack,
         },
     )
 }
@@ -355,7 +370,7 @@ fn tracepoint_attr(
 fn open_sized<K: Kernel>(
     k: &K,
     n: &mut Negotiation,
-    id: u32,
+    tp: (u32, bool),
     pid: i32,
     cpu: i32,
     watermark: u32,
@@ -370,7 +385,7 @@ fn open_sized<K: Kernel>(
     };
     let mut retried = false;
     loop {
-        let mut a = tracepoint_attr(id, n.size, pid, watermark, clockid, backward);
+        let mut a = tracepoint_attr(tp, n.size, pid, watermark, clockid, backward);
         match k.perf_event_open(&mut a, pid, cpu, -1, flags) {
             Ok(fd) => return Ok(fd),
             Err(e) if e.raw_os_error() == Some(libc::E2BIG) && !n.size_settled && !retried => {
@@ -413,6 +428,8 @@ struct RingSlot {
     cpu_index: usize,
     /// (tracepoint index, cpu index) of the fd the ring is mapped on.
     owner: (usize, usize),
+    /// How its samples are laid out (with or without call chains).
+    layout: SampleLayout,
 }
 
 /// Tracepoints opened on every online CPU, their rings, and the clock to read them by.
@@ -421,7 +438,8 @@ pub struct Engine<K: Kernel> {
     cpus: Vec<u32>,
     tps: Vec<OpenTp>,
     rings: Vec<RingSlot>,
-    layout: SampleLayout,
+    /// Executable mappings reported since the last `take_mappings` (`-k` only).
+    mappings: Vec<OwnedMmap>,
     lost: Vec<u64>,
     throttles: u64,
     skipped: Vec<(String, PerfError)>,
@@ -493,7 +511,7 @@ impl<K: Kernel> Engine<K> {
             for &task in &tasks {
                 for &cpu in &cpus {
                     let pid = if tp.system_wide { -1 } else { task };
-                    let fd = open_one(&kernel, n, tp.id, pid, cpu as i32, watermark)
+                    let fd = open_one(&kernel, n, (tp.id, tp.stack), pid, cpu as i32, watermark)
                         .map_err(|e| PerfError::new(Op::Open, e).tracepoint(&tp.name).cpu(cpu))?;
                     fds.push(fd);
                 }
@@ -521,7 +539,12 @@ impl<K: Kernel> Engine<K> {
                         let pid = if tp.system_wide { -1 } else { task };
                         jobs.push(OpenJob {
                             attr: tracepoint_attr(
-                                tp.id, n.size, pid, watermark, n.clockid, n.backward,
+                                (tp.id, tp.stack),
+                                n.size,
+                                pid,
+                                watermark,
+                                n.clockid,
+                                n.backward,
                             ),
                             pid,
                             cpu: cpu as i32,
@@ -605,7 +628,8 @@ impl<K: Kernel> Engine<K> {
         };
         let mut rings: Vec<RingSlot> = Vec::with_capacity(cpus.len());
         for (ci, &cpu) in cpus.iter().enumerate() {
-            let mut owner: Option<usize> = None;
+            // One ring per CPU per sample layout: [without, with] call chains.
+            let mut owners: [Option<usize>; 2] = [None, None];
             let (ntasks, ncpus) = (tasks.len(), cpus.len());
             let slots = open_tps
                 .iter()
@@ -613,7 +637,9 @@ impl<K: Kernel> Engine<K> {
                 .flat_map(|(ti, tp)| (0..ntasks).map(move |k| (ti, tp, k * ncpus + ci)));
             for (ti, tp, fi) in slots {
                 let Some(fd) = tp.fds.get(fi) else { continue };
-                if let (Some(ri), Feature::Unused | Feature::Used) = (owner, set_output) {
+                let stack = tps[ti].stack;
+                let owner = &mut owners[usize::from(stack)];
+                if let (Some(ri), Feature::Unused | Feature::Used) = (*owner, set_output) {
                     let (oti, oci) = rings[ri].owner;
                     match kernel.set_output(fd.as_fd(), open_tps[oti].fds[oci].as_fd()) {
                         Ok(()) => {
@@ -639,6 +665,11 @@ impl<K: Kernel> Engine<K> {
                     ring: Ring::new(map),
                     cpu_index: ci,
                     owner: (ti, fi),
+                    layout: if stack {
+                        SampleLayout::tpdig_with_stack()
+                    } else {
+                        SampleLayout::tpdig()
+                    },
                 });
                 owner.get_or_insert(rings.len() - 1);
             }
@@ -701,7 +732,7 @@ impl<K: Kernel> Engine<K> {
             cpus,
             tps: open_tps,
             rings,
-            layout: SampleLayout::tpdig(),
+            mappings: Vec::new(),
             throttles: 0,
             skipped,
             clock,
@@ -842,9 +873,10 @@ impl<K: Kernel> Engine<K> {
             // Overwrite rings have no tail to advance: they are read by `snapshot`.
             return 0;
         }
-        let layout = self.layout;
         let mut n = 0;
         for (ri, slot) in self.rings.iter_mut().enumerate() {
+            let layout = slot.layout;
+            let mappings = &mut self.mappings;
             let lost = &mut self.lost[slot.cpu_index];
             let throttles = &mut self.throttles;
             let errors = &mut self.read_errors;
@@ -856,6 +888,7 @@ impl<K: Kernel> Engine<K> {
                 }
                 Ok(Record::Lost { lost: l, .. }) => *lost += l,
                 Ok(Record::Throttle { .. }) => *throttles += 1,
+                Ok(Record::Mmap(m)) => mappings.push(m.to_owned_mmap()),
                 Ok(_) => {}
                 Err(e) => errors.note(|| format!("cpu {cpu}, ring position {pos}: {e}")),
             });
@@ -879,8 +912,8 @@ impl<K: Kernel> Engine<K> {
         if !self.overwrite {
             return out;
         }
-        let layout = self.layout;
         for (ri, slot) in self.rings.iter().enumerate() {
+            let layout = slot.layout;
             let cpu = self.cpus[slot.cpu_index];
             let owner = self.tps[slot.owner.0].fds[slot.owner.1].as_fd();
             let paused = self.kernel.pause_output(owner, true);
@@ -938,6 +971,11 @@ impl<K: Kernel> Engine<K> {
             out.push(snap);
         }
         out
+    }
+
+    /// The executable mappings reported since the last call (`-k`), in ring order.
+    pub fn take_mappings(&mut self) -> Vec<OwnedMmap> {
+        std::mem::take(&mut self.mappings)
     }
 
     /// Records the kernel dropped because a ring was full, per CPU.

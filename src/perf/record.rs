@@ -7,7 +7,8 @@
 
 use super::attr::SampleLayout;
 use perf_event_open_sys::bindings::{
-    PERF_RECORD_LOST, PERF_RECORD_SAMPLE, PERF_RECORD_THROTTLE, PERF_RECORD_UNTHROTTLE,
+    PERF_RECORD_LOST, PERF_RECORD_MMAP, PERF_RECORD_SAMPLE, PERF_RECORD_THROTTLE,
+    PERF_RECORD_UNTHROTTLE,
 };
 use std::fmt;
 
@@ -32,6 +33,9 @@ pub struct Sample<'a> {
     pub time: u64,
     pub cpu: u32,
     pub raw: &'a [u8],
+    /// PERF_SAMPLE_CALLCHAIN's addresses (native-endian u64s, context markers included),
+    /// empty when the event does not carry chains.
+    pub callchain: &'a [u8],
 }
 
 impl Sample<'_> {
@@ -58,10 +62,46 @@ pub enum Record<'a> {
         time: u64,
         id: u64,
     },
-    /// Any other record type (mmap, comm... which tpdig does not request).
+    /// An executable mapping (PERF_RECORD_MMAP, requested with `-k`).
+    Mmap(Mmap<'a>),
+    /// Any other record type (comm, fork... which tpdig does not request).
     Other {
         kind: u32,
     },
+}
+
+/// A file mapped executable into process `pid` at `addr..addr+len`, from file offset
+/// `pgoff` (PERF_RECORD_MMAP).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mmap<'a> {
+    pub pid: u32,
+    pub addr: u64,
+    pub len: u64,
+    pub pgoff: u64,
+    /// The path, NUL and padding removed (not necessarily UTF-8).
+    pub filename: &'a [u8],
+}
+
+/// An [`Mmap`] kept after the ring moved on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnedMmap {
+    pub pid: u32,
+    pub addr: u64,
+    pub len: u64,
+    pub pgoff: u64,
+    pub filename: Vec<u8>,
+}
+
+impl Mmap<'_> {
+    pub fn to_owned_mmap(&self) -> OwnedMmap {
+        OwnedMmap {
+            pid: self.pid,
+            addr: self.addr,
+            len: self.len,
+            pgoff: self.pgoff,
+            filename: self.filename.to_vec(),
+        }
+    }
 }
 
 /// What is wrong with a record, and where (byte offset inside the record).
@@ -171,6 +211,17 @@ pub fn parse<'a>(bytes: &'a [u8], layout: &SampleLayout) -> Result<Record<'a>, R
             time: u64_at(rec, 8)?,
             id: u64_at(rec, 16)?,
         }),
+        PERF_RECORD_MMAP => {
+            let name = rec.get(40..).ok_or_else(|| truncated(40, 40, rec.len()))?;
+            let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+            Ok(Record::Mmap(Mmap {
+                pid: u32_at(rec, 8)?,
+                addr: u64_at(rec, 16)?,
+                len: u64_at(rec, 24)?,
+                pgoff: u64_at(rec, 32)?,
+                filename: &name[..end],
+            }))
+        }
         kind => Ok(Record::Other { kind }),
     }
 }
@@ -189,12 +240,24 @@ pub fn parse_sample<'a>(rec: &'a [u8], layout: &SampleLayout) -> Result<Sample<'
         Some(o) => u32_at(rec, o)?,
         None => 0,
     };
-    let raw_size = u32_at(rec, layout.raw)?;
-    let start = layout.raw + 4;
+    let (callchain, raw_at) = match layout.callchain {
+        Some(o) => {
+            let nr = u64_at(rec, o)?;
+            let len = usize::try_from(nr)
+                .ok()
+                .and_then(|n| n.checked_mul(8))
+                .filter(|&l| l <= rec.len().saturating_sub(o + 8))
+                .ok_or_else(|| truncated(o, o + 8, rec.len()))?;
+            (&rec[o + 8..o + 8 + len], o + 8 + len)
+        }
+        None => (&rec[..0], layout.raw),
+    };
+    let raw_size = u32_at(rec, raw_at)?;
+    let start = raw_at + 4;
     let room = rec.len() - start;
     if raw_size as usize > room {
         return Err(RecordError {
-            offset: layout.raw,
+            offset: raw_at,
             reason: RecordErrorKind::RawOverrun { raw_size, room },
         });
     }
@@ -204,6 +267,7 @@ pub fn parse_sample<'a>(rec: &'a [u8], layout: &SampleLayout) -> Result<Sample<'
         time,
         cpu,
         raw: &rec[start..start + raw_size as usize],
+        callchain,
     })
 }
 
@@ -296,6 +360,49 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_call_chain_moves_raw_after_it() {
+        let mut b = sample_bytes(1, 2, 3, 0, &[7, 0, 0, 0]);
+        // Insert a two-address chain before RAW (at byte 32).
+        let mut chain = Vec::new();
+        chain.extend_from_slice(&2u64.to_ne_bytes());
+        chain.extend_from_slice(&0xffff_ffff_ffff_ff80u64.to_ne_bytes());
+        chain.extend_from_slice(&0xffff_ffff_8100_0000u64.to_ne_bytes());
+        b.splice(32..32, chain);
+        let size = (b.len() as u16).to_ne_bytes();
+        b[6..8].copy_from_slice(&size);
+        let l = SampleLayout::tpdig_with_stack();
+        let Record::Sample(s) = parse(&b, &l).unwrap() else {
+            panic!()
+        };
+        assert_eq!(s.callchain.len(), 16);
+        assert_eq!(s.common_type(), Some(7));
+        // A count that runs past the record is an error, not a panic.
+        b[32..40].copy_from_slice(&u64::MAX.to_ne_bytes());
+        assert_eq!(parse(&b, &l).unwrap_err().offset, 32);
+    }
+
+    #[test]
+    fn parses_an_mmap_record() {
+        let mut v = Vec::new();
+        v.extend_from_slice(&PERF_RECORD_MMAP.to_ne_bytes());
+        v.extend_from_slice(&0u16.to_ne_bytes());
+        v.extend_from_slice(&56u16.to_ne_bytes());
+        for x in [5u32, 6] {
+            v.extend_from_slice(&x.to_ne_bytes());
+        }
+        for x in [0x5000u64, 0x1000, 0x2000] {
+            v.extend_from_slice(&x.to_ne_bytes());
+        }
+        v.extend_from_slice(b"/bin/ls\0\0\0\0\0\0\0\0\0");
+        v.truncate(56);
+        let Record::Mmap(m) = parse(&v, &SampleLayout::tpdig()).unwrap() else {
+            panic!()
+        };
+        assert_eq!((m.pid, m.addr, m.len, m.pgoff), (5, 0x5000, 0x1000, 0x2000));
+        assert_eq!(m.filename, b"/bin/ls");
+    }
+
+    #[test]
     fn never_panics_on_arbitrary_bytes() {
         let l = SampleLayout::tpdig();
         let mut seed = 0x1234_5678_9abc_def0u64;
@@ -311,6 +418,7 @@ pub(crate) mod tests {
                 v[0..4].copy_from_slice(&PERF_RECORD_SAMPLE.to_ne_bytes());
             }
             let _ = parse(&v, &l);
+            let _ = parse(&v, &SampleLayout::tpdig_with_stack());
         }
     }
 }

@@ -355,6 +355,13 @@ fn restore(p: &mut Pipeline<'_>, part: Snapshot) {
 
 fn attach(p: &mut Pipeline<'_>, vals: Vec<UserValue>) {
     for v in vals {
+        if v.key == crate::output::capture_sink::STACK_KEY {
+            // A damaged stack loses its frames, not the event.
+            if let Ok(stack) = crate::stack::Stack::decode(&v.value) {
+                p.attach_stack(v.tid, v.time, stack);
+            }
+            continue;
+        }
         if let Some(rest) = v.key.strip_prefix("post:") {
             let (Some((syscall, arg)), Some(src)) = (rest.rsplit_once(':'), source_of(&v.tier))
             else {

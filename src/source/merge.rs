@@ -69,6 +69,8 @@ struct Entry {
     tid: u32,
     cpu: u32,
     len: u32,
+    /// Call-chain bytes stored right after the raw bytes (`-k`), usually 0.
+    chain: u32,
     /// Sequence number of the chunk holding the raw bytes, and the offset in it.
     chunk: u64,
     off: usize,
@@ -99,14 +101,15 @@ struct Queue {
 
 impl Queue {
     fn push(&mut self, s: &Sample<'_>, spare: &mut Vec<Vec<u8>>) {
+        let need = s.raw.len() + s.callchain.len();
         let room = self
             .chunks
             .back()
-            .is_some_and(|c| c.bytes.capacity() - c.bytes.len() >= s.raw.len());
+            .is_some_and(|c| c.bytes.capacity() - c.bytes.len() >= need);
         if !room {
             let mut bytes = spare.pop().unwrap_or_default();
             bytes.clear();
-            bytes.reserve_exact(CHUNK_BYTES.max(s.raw.len()));
+            bytes.reserve_exact(CHUNK_BYTES.max(need));
             self.chunks.push_back(Chunk { bytes, live: 0 });
         }
         let seq = self.first_chunk + self.chunks.len() as u64 - 1;
@@ -117,12 +120,14 @@ impl Queue {
             tid: s.tid,
             cpu: s.cpu,
             len: s.raw.len() as u32,
+            chain: s.callchain.len() as u32,
             chunk: seq,
             off: chunk.bytes.len(),
         };
         chunk.bytes.extend_from_slice(s.raw);
+        chunk.bytes.extend_from_slice(s.callchain);
         chunk.live += 1;
-        self.live += s.raw.len();
+        self.live += need;
         match self.entries.back() {
             Some(b) if b.time > s.time => {
                 let at = self.entries.partition_point(|x| x.time <= s.time);
@@ -150,9 +155,10 @@ impl Queue {
             time: e.time,
             cpu: e.cpu,
             raw: &chunk.bytes[e.off..e.off + e.len as usize],
+            callchain: &chunk.bytes[e.off + e.len as usize..e.off + (e.len + e.chain) as usize],
         });
         chunk.live -= 1;
-        self.live -= e.len as usize;
+        self.live -= (e.len + e.chain) as usize;
         // Keep the last chunk for the next pushes unless the queue is empty.
         while self
             .chunks
@@ -354,6 +360,7 @@ mod tests {
             time,
             cpu,
             raw,
+            callchain: &[],
         }
     }
 

@@ -1,0 +1,151 @@
+//! `-k`: the call stack of a selected event, live and read back from a capture on a
+//! reader that no longer has the binary. The workload is a C program with a uniquely
+//! named function on the path to `write`, built with frame pointers.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const PROGRAM: &str = r#"
+#include <string.h>
+#include <unistd.h>
+__attribute__((noinline)) void emit_line(const char *s) { write(1, s, strlen(s)); }
+__attribute__((noinline)) void tpdig_unique_stack_fn(void) { emit_line("hello\n"); }
+int main(void) { tpdig_unique_stack_fn(); return 0; }
+"#;
+
+fn tmp(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("tpdig-stk-{}-{name}", std::process::id()))
+}
+
+/// Builds PROGRAM with `flags`; `None` when no C compiler is installed.
+fn build(name: &str, flags: &[&str]) -> Option<PathBuf> {
+    let src = tmp(&format!("{name}.c"));
+    std::fs::write(&src, PROGRAM).unwrap();
+    let bin = tmp(name);
+    let ok = Command::new("gcc")
+        .args(flags)
+        .arg("-o")
+        .arg(&bin)
+        .arg(&src)
+        .status()
+        .ok()?
+        .success();
+    ok.then_some(bin)
+}
+
+/// The frame lines under the program's write entry.
+fn write_entry_frames(out: &str) -> Vec<String> {
+    let mut lines = out
+        .lines()
+        .skip_while(|l| !(l.contains(" > write ") && l.contains("size=6")));
+    assert!(lines.next().is_some(), "no write entry in:\n{out}");
+    let frames: Vec<String> = lines
+        .take_while(|l| l.starts_with(" > "))
+        .map(String::from)
+        .collect();
+    assert!(!frames.is_empty(), "no frames under the write in:\n{out}");
+    frames
+}
+
+fn assert_stack(frames: &[String], bin: &Path) {
+    let text = frames.join("\n");
+    let bin = bin.to_str().unwrap();
+    assert!(
+        frames
+            .iter()
+            .any(|f| f.starts_with(&format!(" > {bin}(tpdig_unique_stack_fn+"))),
+        "the program's function is not in the user stack:\n{text}"
+    );
+    // raw_syscalls fire on the system-call path: entry code and the syscall dispatcher.
+    assert!(
+        frames
+            .iter()
+            .any(|f| f.starts_with(" > [kernel](do_syscall_64+")),
+        "no kernel system-call frame:\n{text}"
+    );
+    let first_user = frames.iter().position(|f| !f.contains("[kernel]")).unwrap();
+    assert!(
+        frames[..first_user].iter().all(|f| f.contains("[kernel]")),
+        "kernel frames come first:\n{text}"
+    );
+    assert!(
+        frames[first_user].contains("libc"),
+        "the C library's write is innermost:\n{text}"
+    );
+}
+
+#[test]
+fn stack_of_a_write_names_the_callers_live_and_from_a_capture() {
+    if !can_trace() {
+        return;
+    }
+    let Some(bin) = build("fp", &["-O0", "-fno-omit-frame-pointer"]) else {
+        eprintln!("skipped: no gcc");
+        return;
+    };
+    let cap = tmp("fp.tpd");
+    let out = run(
+        &[
+            "-k",
+            "--tee",
+            "-w",
+            cap.to_str().unwrap(),
+            "evt.type=write",
+            "--",
+            bin.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let live = String::from_utf8_lossy(&out.stdout).into_owned();
+    let frames = write_entry_frames(&live);
+    assert_stack(&frames, &bin);
+
+    // The reader has no binary to look at: the capture carries the named frames.
+    std::fs::remove_file(&bin).unwrap();
+    let read = run(&["-r", cap.to_str().unwrap()], &[]);
+    assert!(read.status.success());
+    let replay = String::from_utf8_lossy(&read.stdout).into_owned();
+    assert_eq!(write_entry_frames(&replay), frames);
+
+    // evt.stack: folded, outermost first.
+    let folded = run(
+        &[
+            "-r",
+            cap.to_str().unwrap(),
+            "-p",
+            "%evt.stack",
+            "evt.type=write and evt.dir=>",
+        ],
+        &[],
+    );
+    let folded = String::from_utf8_lossy(&folded.stdout);
+    let line = folded.lines().next().unwrap_or_default();
+    assert!(
+        line.contains("main;tpdig_unique_stack_fn;") && line.ends_with("syscall_trace_enter"),
+        "{folded}"
+    );
+    let _ = std::fs::remove_file(&cap);
+}
+
+#[test]
+fn without_k_events_carry_no_stack() {
+    if !can_trace() {
+        return;
+    }
+    let Some(bin) = build("plain", &["-O0"]) else {
+        return;
+    };
+    let out = run(&["evt.type=write", "--", bin.to_str().unwrap()], &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(" > write "), "{text}");
+    assert!(!text.lines().any(|l| l.starts_with(" > ")), "{text}");
+    let _ = std::fs::remove_file(&bin);
+}
