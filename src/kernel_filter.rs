@@ -13,6 +13,7 @@ use crate::decode::{Role, Tracepoint};
 use crate::filter::pushdown::KValue;
 use crate::filter::{Expr, FieldRef, KernelField, KernelFields, KernelKind, pushdown};
 use crate::params;
+use crate::state::effects::STATE_CALLS;
 use crate::syscalls::{self, Arch};
 
 /// The decision for each tracepoint, in the order given.
@@ -52,54 +53,6 @@ impl KernelFields for SyscallFields {
         }
     }
 }
-
-/// System calls whose effects the state applies (see `state::effects`).
-const STATE_CALLS: &[&str] = &[
-    "open",
-    "openat",
-    "openat2",
-    "creat",
-    "close",
-    "close_range",
-    "dup",
-    "dup2",
-    "dup3",
-    "fcntl",
-    "socket",
-    "socketpair",
-    "accept",
-    "accept4",
-    "connect",
-    "bind",
-    "listen",
-    "pipe",
-    "pipe2",
-    "eventfd",
-    "eventfd2",
-    "signalfd",
-    "signalfd4",
-    "timerfd_create",
-    "inotify_init",
-    "inotify_init1",
-    "epoll_create",
-    "epoll_create1",
-    "memfd_create",
-    "pidfd_open",
-    "clone",
-    "clone3",
-    "fork",
-    "vfork",
-    "execve",
-    "execveat",
-    "chdir",
-    "fchdir",
-    "setuid",
-    "setgid",
-    "setreuid",
-    "setregid",
-    "setresuid",
-    "setresgid",
-];
 
 /// `(pushed) || id == <each state-changing call>`: still sound, since it only adds events.
 fn keep_state_calls(pushed: &str, arch: Arch) -> String {
