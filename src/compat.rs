@@ -24,6 +24,11 @@ pub struct Compat {
     pub no_write_backward: bool,
     /// Use the 2.6.32 event names syscalls:sys_enter/sys_exit instead of raw_syscalls.
     pub old_syscall_names: bool,
+    /// Carry system calls on raw_syscalls even when the filter limits evt.type.
+    pub raw_syscalls: bool,
+    /// Carry system calls on the per-syscall tracepoints (syscalls:sys_enter_NAME) even
+    /// when the filter does not limit evt.type (then every call's pair is opened).
+    pub per_syscall: bool,
     /// Do not create event probes (tier 2 of the user-memory sources).
     pub no_eprobes: bool,
     /// Do not create uprobes (tier 3 of the user-memory sources).
@@ -62,6 +67,14 @@ pub const SWITCHES: &[(&str, &str)] = &[
         "open syscalls:sys_enter/sys_exit (2.6.32 names)",
     ),
     (
+        "raw-syscalls",
+        "carry system calls on raw_syscalls, even when the filter limits evt.type",
+    ),
+    (
+        "per-syscall",
+        "carry system calls on the per-syscall tracepoints, even without a filter on evt.type",
+    ),
+    (
         "no-array-fetch",
         "copy I/O data as a series of u64 probe arguments (no array fetch types)",
     ),
@@ -95,6 +108,8 @@ impl Compat {
                 "no-set-output" => c.no_set_output = true,
                 "no-write-backward" => c.no_write_backward = true,
                 "old-syscall-names" => c.old_syscall_names = true,
+                "raw-syscalls" => c.raw_syscalls = true,
+                "per-syscall" => c.per_syscall = true,
                 "no-eprobes" => c.no_eprobes = true,
                 "no-uprobes" => c.no_uprobes = true,
                 "no-array-fetch" => c.no_array_fetch = true,
@@ -108,6 +123,8 @@ impl Compat {
                         no_set_output: true,
                         no_write_backward: true,
                         old_syscall_names: true,
+                        raw_syscalls: true,
+                        per_syscall: c.per_syscall,
                         no_eprobes: true,
                         no_uprobes: true,
                         no_array_fetch: true,
@@ -131,6 +148,8 @@ impl Compat {
             no_set_output: self.no_set_output || o.no_set_output,
             no_write_backward: self.no_write_backward || o.no_write_backward,
             old_syscall_names: self.old_syscall_names || o.old_syscall_names,
+            raw_syscalls: self.raw_syscalls || o.raw_syscalls,
+            per_syscall: self.per_syscall || o.per_syscall,
             no_eprobes: self.no_eprobes || o.no_eprobes,
             no_uprobes: self.no_uprobes || o.no_uprobes,
             no_state: self.no_state || o.no_state,

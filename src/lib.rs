@@ -30,6 +30,7 @@ pub mod probes;
 pub mod signals;
 pub mod source;
 pub mod state;
+pub mod syscall_source;
 pub mod syscalls;
 pub mod teardown;
 pub mod tracefs;
