@@ -180,6 +180,25 @@ stop_tpdig() {
 }
 
 # Peak RSS (KiB) and CPU seconds (user + system) of a live process.
+# Seconds from launch to the first line on stdout, then the command is stopped; $@: command.
+first_line() {
+    local s e pidf
+    pidf=$(mktemp /tmp/tpdig-first.XXXXXX)
+    s=$(now_ns)
+    e=$( ("$@" 2>/dev/null & echo $! >"$pidf"; wait) |
+        { IFS= read -r _; now_ns; kill -INT "$(cat "$pidf")" 2>/dev/null; })
+    rm -f "$pidf"
+    [[ -n $e ]] && div $((e - s)) 1000000000 %.3f || echo "?"
+}
+
+# first_line of a second run started the moment a first run of the same command exits
+# (tpdig's teardown of the first then runs beside the second's start); $@: command.
+back_to_back() {
+    sleep 5 # the run before, if any, is done tearing down
+    "$@" >/dev/null 2>&1
+    first_line timeout -s INT 60 "$@"
+}
+
 proc_hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo "?"; }
 proc_cpu_secs() {
     awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); printf "%.2f\n", ($12 + $13) / hz }' \

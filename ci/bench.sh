@@ -408,13 +408,6 @@ R[ev.mp]="$(div "$(cat "$WORK/perf.bytes")" 1048576 %.0f) MiB of records"
 R[d.mp]="not counted (pipe mode)"
 
 section "4. time from start to the first event printed"
-first_line() { # seconds from launch to the first line on stdout; $@: command
-    local s e
-    s=$(now_ns)
-    e=$( ("$@" 2>/dev/null & echo $! >"$WORK/first.pid"; wait) |
-        { IFS= read -r _; now_ns; kill -INT "$(cat "$WORK/first.pid")" 2>/dev/null; })
-    [[ -n $e ]] && div $((e - s)) 1000000000 %.3f || echo "?"
-}
 start_load
 f1=() f2=()
 for _ in $(seq "$FIRST_RUNS"); do
@@ -427,6 +420,15 @@ R[first.tpdig]=$(median "${f1[@]}")
 R[first.ptrace]=$(median "${f2[@]}")
 R[first.runs.tpdig]="${f1[*]}"
 R[first.runs.ptrace]="${f2[*]}"
+# Back to back: a run started the moment the previous one exits, while its teardown runs.
+b1=() b2=()
+for _ in $(seq "$FIRST_RUNS"); do
+    b1+=("$(back_to_back "$TPDIG" -n 10)")
+    b2+=("$(back_to_back bash -c 'exec perf trace -a 2>&1 | head -n 10')")
+done
+R[b2b.tpdig]=$(median "${b1[@]}")
+R[b2b.ptrace]=$(median "${b2[@]}")
+R[b2b.runs.tpdig]="${b1[*]}"
 
 # ------------------------------------------------------------------ report
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -588,6 +590,9 @@ mode="full"
     echo "median of $FIRST_RUNS): tpdig ${R[first.tpdig]} s (runs: ${R[first.runs.tpdig]}), \`perf trace -a\`"
     echo "${R[first.ptrace]} s (runs: ${R[first.runs.ptrace]}); ratio $(div "${R[first.tpdig]}" "${R[first.ptrace]}" %.2f)."
     echo "tpdig's includes the /proc snapshot, placing its uprobes and the 20 ms reorder window."
+    echo "Back to back (\`tpdig -n 10\` started as the previous one exits, while its teardown"
+    echo "runs; median of $FIRST_RUNS): first event after ${R[b2b.tpdig]} s (runs: ${R[b2b.runs.tpdig]}),"
+    echo "\`perf trace -a\` the same way ${R[b2b.ptrace]} s."
     echo
     echo "## Where tpdig is behind"
     echo

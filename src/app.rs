@@ -152,6 +152,16 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
         if let Some(d) = &data_opts {
             machine.set(crate::capture::DATA_SNAPLEN_KEY, d.snaplen.to_string());
         }
+        let scap = cli.write_format.as_deref().map_or_else(
+            || crate::output::scap_sink::wants_scap(path),
+            |f| f == "scap",
+        );
+        if scap {
+            return Box::new(crate::output::scap_sink::ScapSink::new(
+                path.clone(),
+                cli.verbose,
+            )) as Box<dyn Sink>;
+        }
         Box::new(CaptureSink::new(
             path.clone(),
             cli.compress,

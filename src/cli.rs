@@ -149,6 +149,11 @@ pub struct Cli {
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub write: Option<std::path::PathBuf>,
 
+    /// With -w: the file format, `tpdig` or `scap` (sysdig's, which sysdig and Falco read);
+    /// a FILE ending in .scap picks `scap`.
+    #[arg(long = "format", value_name = "FORMAT", value_parser = ["tpdig", "scap"])]
+    pub write_format: Option<String>,
+
     /// With -w: also print the events (default line, -p or -j), as a live run would.
     #[arg(long = "tee")]
     pub tee: bool,

@@ -29,6 +29,12 @@ pub struct Compat {
     /// Carry system calls on the per-syscall tracepoints (syscalls:sys_enter_NAME) even
     /// when the filter does not limit evt.type (then every call's pair is opened).
     pub per_syscall: bool,
+    /// Do not create kprobe events (the kernel tier of the user-memory sources).
+    pub no_kprobes: bool,
+    /// Kprobes on the `__x64_sys_*` pt_regs wrappers only (4.17+ convention).
+    pub kprobe_pt_regs: bool,
+    /// Kprobes on functions taking register arguments only (`sys_*`, or one call in).
+    pub kprobe_registers: bool,
     /// Do not create event probes (tier 2 of the user-memory sources).
     pub no_eprobes: bool,
     /// Do not create uprobes (tier 3 of the user-memory sources).
@@ -65,6 +71,15 @@ pub const SWITCHES: &[(&str, &str)] = &[
     (
         "old-syscall-names",
         "open syscalls:sys_enter/sys_exit (2.6.32 names)",
+    ),
+    ("no-kprobes", "no kprobe events (the kernel tier of names)"),
+    (
+        "kprobe-pt-regs",
+        "kprobes on the pt_regs syscall wrappers only (__x64_sys_*, 4.17+)",
+    ),
+    (
+        "kprobe-registers",
+        "kprobes on functions with register arguments only (sys_*, or one call in)",
     ),
     (
         "raw-syscalls",
@@ -110,6 +125,9 @@ impl Compat {
                 "old-syscall-names" => c.old_syscall_names = true,
                 "raw-syscalls" => c.raw_syscalls = true,
                 "per-syscall" => c.per_syscall = true,
+                "no-kprobes" => c.no_kprobes = true,
+                "kprobe-pt-regs" => c.kprobe_pt_regs = true,
+                "kprobe-registers" => c.kprobe_registers = true,
                 "no-eprobes" => c.no_eprobes = true,
                 "no-uprobes" => c.no_uprobes = true,
                 "no-array-fetch" => c.no_array_fetch = true,
@@ -125,6 +143,9 @@ impl Compat {
                         old_syscall_names: true,
                         raw_syscalls: true,
                         per_syscall: c.per_syscall,
+                        no_kprobes: true,
+                        kprobe_pt_regs: false,
+                        kprobe_registers: false,
                         no_eprobes: true,
                         no_uprobes: true,
                         no_array_fetch: true,
@@ -150,6 +171,9 @@ impl Compat {
             old_syscall_names: self.old_syscall_names || o.old_syscall_names,
             raw_syscalls: self.raw_syscalls || o.raw_syscalls,
             per_syscall: self.per_syscall || o.per_syscall,
+            no_kprobes: self.no_kprobes || o.no_kprobes,
+            kprobe_pt_regs: self.kprobe_pt_regs || o.kprobe_pt_regs,
+            kprobe_registers: self.kprobe_registers || o.kprobe_registers,
             no_eprobes: self.no_eprobes || o.no_eprobes,
             no_uprobes: self.no_uprobes || o.no_uprobes,
             no_state: self.no_state || o.no_state,

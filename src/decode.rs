@@ -118,6 +118,8 @@ pub struct Tracepoint {
     /// The format file as read, kept for captures (readers decode with it elsewhere).
     pub format_text: String,
     pub role: Role,
+    /// Events read from a sysdig capture: sysdig's own parameters (see `scap::stored`).
+    pub scap_params: Option<Field>,
 }
 
 #[derive(Debug)]
@@ -211,12 +213,14 @@ impl Tracepoint {
             },
             _ => Role::Generic,
         };
+        let scap_params = format.field(crate::scap::stored::FIELD).cloned();
         Ok(Tracepoint {
             system: system.to_string(),
             name: name.to_string(),
             format,
             format_text: format_text.to_string(),
             role,
+            scap_params,
         })
     }
 
@@ -237,6 +241,7 @@ impl Tracepoint {
     /// Whether its records are state input only, never shown as events.
     pub fn internal(&self) -> bool {
         matches!(self.role, Role::SockState { .. })
+            || (self.scap_params.is_some() && self.system == "scap" && self.name == "internal")
     }
 
     pub fn full_name(&self) -> String {

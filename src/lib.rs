@@ -27,6 +27,8 @@ pub mod params;
 pub mod perf;
 pub mod pipeline;
 pub mod probes;
+pub mod run_lock;
+pub mod scap;
 pub mod signals;
 pub mod source;
 pub mod state;

@@ -20,7 +20,7 @@ use crate::params::DataRendering;
 use crate::perf::Sample;
 use crate::perf::{Engine, EngineConfig, PerfErrorKind, RealKernel, TracepointSpec};
 use crate::pipeline::{Pipeline, Record, Selection};
-use crate::probes::{DataOptions, ProbeOptions, ProbeSet, Tiers};
+use crate::probes::{Convention, DataOptions, ProbeOptions, ProbeSet, Tiers};
 use crate::signals::StopSignals;
 use crate::source::merge::{Merger, watermark};
 use crate::state::{State, proc_scan};
@@ -227,6 +227,8 @@ pub struct Opened {
     pub specs: Vec<TracepointSpec>,
     /// The threads the events are bound to (empty: the whole system).
     pub traced_tasks: Vec<i32>,
+    /// Keeps an earlier run's teardown waiting until this one is enabled: drop it then.
+    pub starting: crate::run_lock::Starting,
 }
 
 /// Finds tracefs, prepares the tracepoints (`pushdown`: the filter the kernel may apply),
@@ -238,6 +240,7 @@ pub fn open_capture(
     overwrite: bool,
 ) -> AppResult<Opened> {
     let fs = locate_tracefs(&opts.compat)?;
+    let starting = crate::run_lock::Starting::take(fs.root());
     let arch = Arch::native();
     let source = syscall_source::choose(pushdown, arch, &opts.compat, &|e| {
         fs.event_exists("syscalls", &format!("sys_enter_{e}"))
@@ -334,6 +337,7 @@ pub fn open_capture(
         command,
         specs,
         traced_tasks,
+        starting,
     })
 }
 
@@ -372,6 +376,7 @@ pub fn capture(
         mut command,
         specs,
         traced_tasks,
+        starting,
     } = open_capture(opts, opts.filter_expr.as_ref(), false)?;
     // After starting the command, so the snapshot knows it.
     let mut state = State::default();
@@ -383,6 +388,7 @@ pub fn capture(
         );
     }
     engine.enable().map_err(perf_error)?;
+    drop(starting);
     if let Some(c) = command.as_mut() {
         c.go()?;
     }
@@ -595,6 +601,7 @@ pub fn install_probes(
     let launcher = command.and_then(|_| std::env::current_exe().ok());
     let popts = ProbeOptions {
         tiers: Tiers {
+            kprobe: !c.no_kprobes,
             eprobe: !c.no_eprobes,
             uprobe: !c.no_uprobes,
         },
@@ -603,6 +610,13 @@ pub fn install_probes(
         objects,
         launcher,
         data: opts.data.clone(),
+        kprobe_convention: if c.kprobe_registers {
+            Some(Convention::Registers)
+        } else if c.kprobe_pt_regs {
+            Some(Convention::PtRegs)
+        } else {
+            None
+        },
     };
     match ProbeSet::install(fs, &popts) {
         Ok(p) => {

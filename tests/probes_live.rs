@@ -89,6 +89,7 @@ fn capture(t: &Tracefs, work: impl FnOnce()) -> (ProbeSet, Captured) {
     let exe = std::env::current_exe().unwrap();
     let opts = ProbeOptions {
         tiers: Tiers {
+            kprobe: true,
             eprobe: true,
             uprobe: true,
         },
@@ -97,15 +98,16 @@ fn capture(t: &Tracefs, work: impl FnOnce()) -> (ProbeSet, Captured) {
         objects: vec![exe],
         launcher: None,
         data: None,
+        kprobe_convention: None,
     };
     let set = ProbeSet::install(t, &opts).expect("install probes");
     for l in set.summary() {
         eprintln!("{l}");
     }
     assert!(
-        set.events().len() >= 10,
-        "only {} probe events",
-        set.events().len()
+        set.points().len() >= 10,
+        "only {} probe points",
+        set.points().len()
     );
     let mut resolver = set.resolver();
     let enter_fmt =
@@ -244,7 +246,7 @@ fn uprobes_name_exactly_what_programs_open() {
     eprintln!("stats: {:?}", cap.stats);
 
     // Without a C library (a busybox-only guest) only the static test binary is probed.
-    let libc_probed = set.events().iter().any(|e| {
+    let libc_probed = set.points().iter().any(|e| {
         e.object
             .as_ref()
             .is_some_and(|o| o.to_string_lossy().contains("libc"))
@@ -354,6 +356,7 @@ fn drop_removes_the_events() {
         &t,
         &ProbeOptions {
             tiers: Tiers {
+                kprobe: false,
                 eprobe: false,
                 uprobe: true,
             },
@@ -367,7 +370,7 @@ fn drop_removes_the_events() {
         }
     };
     let group = set.group().to_string();
-    assert!(set.events().iter().any(|e| e.name.starts_with("open64_")));
+    assert!(set.points().iter().any(|e| e.label.starts_with("open64_")));
     assert!(!group_lines(&t, &group).is_empty());
     drop(set);
     assert!(group_lines(&t, &group).is_empty());
@@ -419,15 +422,15 @@ fn post_syscall_uprobes_give_the_returned_fds() {
     )
     .expect("install probes");
     let posts: Vec<_> = set
-        .events()
+        .points()
         .iter()
-        .filter(|e| e.name.contains("_post"))
+        .filter(|e| e.label.contains("_post"))
         .collect();
     for e in &posts {
         eprintln!("{}", e.definition);
     }
     assert!(
-        posts.iter().any(|e| e.name.starts_with("socketpair_post")),
+        posts.iter().any(|e| e.label.starts_with("socketpair_post")),
         "{:?}",
         set.summary()
     );

@@ -17,6 +17,9 @@ use std::fmt::Write as _;
 
 /// sysdig's `evt.type` for an event: its event name for syscalls (pread64 → pread).
 pub fn type_name<'a>(ev: &Event<'a>, arch: Arch) -> std::borrow::Cow<'a, str> {
+    if let Some(s) = crate::scap::stored_of(ev) {
+        return crate::scap::render::type_name(&s).into();
+    }
     match ev.kind {
         Kind::SyscallEnter { nr, .. } | Kind::SyscallExit { nr, .. } => {
             match syscalls::name(arch, nr) {
@@ -35,6 +38,20 @@ pub fn type_name<'a>(ev: &Event<'a>, arch: Arch) -> std::borrow::Cow<'a, str> {
 /// Appends the event's arguments, each as `name=value ` (sysdig leaves the trailing space).
 pub fn write_info(view: &EventView<'_>, out: &mut String) {
     let ev = view.ev;
+    if let Some(s) = crate::scap::stored_of(ev) {
+        let ctx = ViewCtx {
+            state: view.state,
+            tid: ev.tid,
+            pid: ev.pid,
+            call: view.call,
+            syscall: "",
+            ret: None,
+            data: view.data,
+            exit_data: None,
+            args_buf: Default::default(),
+        };
+        return crate::scap::render::write_info(&s, &ctx, out);
+    }
     match ev.kind {
         Kind::SyscallEnter { nr, args } => {
             let Some(name) = syscalls::name(view.arch, nr) else {

@@ -360,6 +360,7 @@ pub fn run_watched(opts: &FlightOptions, watchers: Vec<&mut dyn Sink>) -> AppRes
         mut probes,
         command: mut cmd,
         specs,
+        starting,
         ..
     } = open_capture(live, pushdown, !streamed)?;
     let mode = if engine.overwrite() {
@@ -422,6 +423,7 @@ pub fn run_watched(opts: &FlightOptions, watchers: Vec<&mut dyn Sink>) -> AppRes
     let mut merger = Merger::new();
 
     engine.enable().map_err(perf_error)?;
+    drop(starting);
     if let Some(c) = cmd.as_mut() {
         c.go()?;
     }

@@ -9,6 +9,7 @@ pub mod events;
 pub mod format;
 pub mod json;
 pub mod line;
+pub mod scap_sink;
 pub mod text;
 pub mod time;
 

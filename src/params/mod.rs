@@ -31,7 +31,7 @@ mod render;
 
 pub use bytebuf::{BufferFormat, DataRendering};
 pub use flags::{FlagEntry, FlagKind, FlagTable, poll_ppm, signal_name};
-pub use render::{ParamValue, decimal, push_int, push_uint, render_param};
+pub use render::{ParamValue, decimal, push_int, push_uint, render_into, render_param};
 
 /// sysdig's parameter types (`PT_*`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

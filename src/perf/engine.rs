@@ -731,6 +731,13 @@ impl<K: Kernel> Engine<K> {
         });
     }
 
+    /// Unmaps the rings and hands over the descriptors, one list per tracepoint, for the
+    /// caller to close an event at a time (see [`run_lock`](crate::run_lock)).
+    pub fn into_event_fds(mut self) -> Vec<Vec<OwnedFd>> {
+        self.rings.clear();
+        self.tps.drain(..).map(|t| t.fds).collect()
+    }
+
     /// The descriptors of every open event (to keep open across a fork).
     pub fn raw_fds(&self) -> Vec<i32> {
         use std::os::fd::AsRawFd;

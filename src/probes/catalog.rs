@@ -274,6 +274,16 @@ pub fn selected(lookups: bool) -> impl Iterator<Item = &'static ProbeFn> {
         .filter(move |f| f.set == Set::Names || lookups)
 }
 
+/// Every system call some selected function maps to, sorted, once each.
+pub fn selected_syscalls(lookups: bool) -> Vec<&'static str> {
+    let mut v: Vec<&str> = selected(lookups)
+        .flat_map(|f| f.targets.iter().map(|t| t.syscall))
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
 /// What a probe placed on a `syscall` instruction making `sc` fetches: every
 /// (syscall argument index, field name, kind) some selected function's entry maps to that
 /// call, first entry's name kept. Empty for calls with no such argument.

@@ -48,10 +48,12 @@ fn pid_alive(pid: u32) -> bool {
     }
 }
 
-/// Removes the events of `tpdig_<pid>` groups whose pid is dead (or `pid == only`, when
-/// given, alive or not: tests). Returns `group/event` of what was removed.
+/// Removes the events of `tpdig_<pid>` groups whose pid is dead and that no teardown holds
+/// (see [`run_lock`](crate::run_lock)), or of `pid == only`, when given, alive or not
+/// (tests). Returns `group/event` of what was removed.
 pub fn remove_stale(root: &Path, only: Option<u32>) -> Vec<String> {
     let mut removed = Vec::new();
+    let mut busy: std::collections::HashMap<String, bool> = Default::default();
     for file in [UPROBE_EVENTS, DYNAMIC_EVENTS, KPROBE_EVENTS] {
         let path = root.join(file);
         let Ok(text) = std::fs::read_to_string(&path) else {
@@ -61,7 +63,14 @@ pub fn remove_stale(root: &Path, only: Option<u32>) -> Vec<String> {
             let Some(pid) = group_pid(&g) else { continue };
             let stale = match only {
                 Some(p) => p == pid,
-                None => pid != std::process::id() && !pid_alive(pid),
+                // A dead run's group is stale unless its teardown child is at work on it.
+                None => {
+                    pid != std::process::id()
+                        && !pid_alive(pid)
+                        && !*busy
+                            .entry(g.clone())
+                            .or_insert_with(|| crate::run_lock::is_torn_down(root, &g))
+                }
             };
             if stale && append(&path, &format!("-:{g}/{e}")).is_ok() {
                 removed.push(format!("{g}/{e}"));

@@ -34,7 +34,9 @@ pub mod resolver;
 pub mod sockaddr;
 pub mod x86;
 
-pub use install::{DataOptions, InstallError, ProbeEvent, ProbeOptions, ProbeSet, Skipped, Tiers};
+pub use install::{
+    Convention, DataOptions, InstallError, ProbeEvent, ProbeOptions, ProbeSet, Skipped, Tiers,
+};
 pub use record::{Binding, PostRecord, PostSpec, ProbeDecoder, ProbeHit, Source, Value};
 pub use resolver::{Delivery, PostHit, Resolved, ResolvedValue, Resolver, Stats};
 pub use sockaddr::SockAddr;

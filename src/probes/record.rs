@@ -103,6 +103,11 @@ pub struct ProbeDecoder {
     slots: Vec<Slot>,
     pub bindings: Vec<Binding>,
     post: Option<PostFields>,
+    /// The probe point's address modulo the page size, when its event may hold several
+    /// points (see [`ProbeDecoder::at_point`]).
+    pub point: Option<u16>,
+    /// The `__probe_ip` field uprobe records carry (the address that was hit).
+    ip: Option<Field>,
 }
 
 /// Which call a post-syscall probe's site makes, and the argument its array is.
@@ -228,6 +233,8 @@ impl ProbeDecoder {
             slots,
             bindings,
             post: None,
+            point: None,
+            ip: probe_ip(format),
         })
     }
 
@@ -264,6 +271,8 @@ impl ProbeDecoder {
                     ret: get(POST_RET, None)?,
                 },
             }),
+            point: None,
+            ip: probe_ip(format),
         })
     }
 
@@ -290,7 +299,23 @@ impl ProbeDecoder {
                     limit,
                 },
             }),
+            point: None,
+            ip: probe_ip(format),
         })
+    }
+
+    /// This decoder is for the probe point at file offset `offset` of an event that may
+    /// hold several points (appended definitions): its records are told from the other
+    /// points' by the hit address's offset in its page, which equals the file offset's
+    /// (ELF maps segments at page-aligned bias, `p_vaddr ≡ p_offset` modulo the page).
+    pub fn at_point(mut self, offset: u64) -> ProbeDecoder {
+        self.point = Some(page_offset(offset));
+        self
+    }
+
+    /// The page offset of the address a record was hit at (None: no `__probe_ip`).
+    pub fn hit_point(&self, raw: &[u8]) -> Option<u16> {
+        Some(page_offset(self.ip.as_ref()?.u64(raw)?))
     }
 
     /// The call a post-syscall probe belongs to (None: an ordinary probe).
@@ -341,6 +366,19 @@ impl ProbeDecoder {
             .find(|b| b.syscall == syscall)
             .and_then(|b| b.args.get(i).copied())
     }
+}
+
+/// The size of the smallest page an ELF segment can be mapped at: the offsets in a page of
+/// a probe point's file offset and of its address in the process are the same.
+const PAGE: u64 = 4096;
+
+/// `at` modulo [`PAGE`].
+pub fn page_offset(at: u64) -> u16 {
+    (at % PAGE) as u16
+}
+
+fn probe_ip(format: &EventFormat) -> Option<Field> {
+    format.field("__probe_ip").filter(|f| f.size == 8).cloned()
 }
 
 /// A string payload: None when empty (the fetch faulted), else cut at the first NUL.

@@ -131,11 +131,58 @@ struct InFlight {
     got: u8,
 }
 
+/// Which probe a record of one event id belongs to.
+#[derive(Clone, Debug)]
+enum Route {
+    /// The event has one probe point.
+    One(usize),
+    /// Several points share the event: `(page offset of the point, probe)`, sorted; the
+    /// record's hit address picks one (see [`ProbeDecoder::at_point`]).
+    ByPoint(Vec<(u16, usize)>),
+}
+
+impl Route {
+    /// Adds probe `i` (at `point`) to the event's route.
+    fn add(&mut self, i: usize, point: Option<u16>, probes: &[ProbeDecoder]) {
+        if let Route::One(first) = *self {
+            let Some(p) = probes[first].point else {
+                return; // two decoders for one single-point event: the first one stays
+            };
+            *self = Route::ByPoint(vec![(p, first)]);
+        }
+        if let (Route::ByPoint(v), Some(p)) = (self, point)
+            && let Err(at) = v.binary_search_by_key(&p, |e| e.0)
+        {
+            v.insert(at, (p, i));
+        }
+    }
+
+    /// The first probe of the event.
+    fn first(&self) -> usize {
+        match self {
+            Route::One(i) => *i,
+            Route::ByPoint(v) => v[0].1,
+        }
+    }
+
+    /// Probe index of a record, `raw` as PERF_SAMPLE_RAW gives it.
+    fn probe(&self, probes: &[ProbeDecoder], raw: &[u8]) -> Option<usize> {
+        match self {
+            Route::One(i) => Some(*i),
+            Route::ByPoint(v) => {
+                let hit = probes[self.first()].hit_point(raw)?;
+                let at = v.binary_search_by_key(&hit, |e| e.0).ok()?;
+                Some(v[at].1)
+            }
+        }
+    }
+}
+
 /// Per-thread pending hits and in-flight calls.
 #[derive(Default)]
 pub struct Resolver {
     probes: Vec<ProbeDecoder>,
-    by_id: IntMap<u32, usize>,
+    by_id: IntMap<u32, Route>,
     /// syscall → bit mask of the arguments some probe covers.
     covered: IntMap<String, u8>,
     pending: IntMap<u32, Vec<Pending>>,
@@ -179,8 +226,16 @@ impl Resolver {
                 }
             }
         }
-        self.by_id.insert(p.id, self.probes.len());
+        let i = self.probes.len();
+        let point = p.point;
+        let id = p.id;
         self.probes.push(p);
+        match self.by_id.get_mut(&id) {
+            Some(route) => route.add(i, point, &self.probes),
+            None => {
+                self.by_id.insert(id, Route::One(i));
+            }
+        }
     }
 
     pub fn probes(&self) -> &[ProbeDecoder] {
@@ -194,9 +249,10 @@ impl Resolver {
 
     /// Whether records with this `common_type` carry I/O data.
     pub fn is_data_probe(&self, id: u32) -> bool {
+        // The points of one event have the same fetch arguments: the first one tells.
         self.by_id
             .get(&id)
-            .is_some_and(|&i| self.probes[i].is_data())
+            .is_some_and(|r| self.probes[r.first()].is_data())
     }
 
     /// Whether any probe copies I/O data.
@@ -209,9 +265,14 @@ impl Resolver {
         self.data_syscalls.iter().any(|s| *s == syscall)
     }
 
+    /// The probe a record with this `common_type` belongs to.
+    fn probe_of(&self, id: u32, raw: &[u8]) -> Option<usize> {
+        self.by_id.get(&id)?.probe(&self.probes, raw)
+    }
+
     /// Decodes a probe record (None: not a probe id).
     pub fn decode(&self, id: u32, raw: &[u8]) -> Option<ProbeHit> {
-        let &probe = self.by_id.get(&id)?;
+        let probe = self.probe_of(id, raw)?;
         Some(ProbeHit {
             probe,
             values: self.probes[probe].decode(raw),
@@ -235,7 +296,10 @@ impl Resolver {
     /// Handles any probe record of thread `tid`: what [`Resolver::on_record`] returns, in
     /// `late`, and for a post-syscall probe of a call that succeeded, the [`PostHit`].
     pub fn on_record_ext(&mut self, tid: u32, time: u64, id: u32, raw: &[u8]) -> Delivery {
-        let Some(&probe) = self.by_id.get(&id) else {
+        let Some(probe) = self.probe_of(id, raw) else {
+            if self.by_id.contains_key(&id) {
+                self.stats.undecodable += 1; // a hit address no point of the event has
+            }
             return Delivery::default();
         };
         if self.probes[probe].post_spec().is_some() {
@@ -263,7 +327,9 @@ impl Resolver {
         let src = self.probes[hit.probe].source;
         if !matches!(src, Source::Uprobe { .. }) {
             let late = self.late_hit(tid, &hit);
-            if !late.is_empty() {
+            // A kprobe fires inside the call, after its sys_enter: a hit that names no
+            // argument of the call in flight (do_sys_openat2 under `open`) is no one's.
+            if !late.is_empty() || src == Source::Kprobe {
                 return Delivery { late, post: None };
             }
         }
@@ -464,6 +530,40 @@ mod tests {
                 .collect(),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn points_of_one_event_are_told_apart_by_the_hit_address() {
+        // open64 at file offset 0x1f7fc0 and mkdir at 0x1f8a30 share event 7.
+        let mut r = Resolver::new(vec![
+            decoder(7, Source::Uprobe { func: "open64" }, &[("openat", 1)]).at_point(0x1f7fc0),
+            decoder(7, Source::Uprobe { func: "mkdir" }, &[("mkdirat", 1)]).at_point(0x1f8a30),
+        ]);
+        let hit = |ip: u64| {
+            let mut rec = open_record(b"/etc/hostname");
+            rec[0..2].copy_from_slice(&7u16.to_le_bytes());
+            rec[8..16].copy_from_slice(&ip.to_le_bytes());
+            rec
+        };
+        // Loaded at 0x7f0000001000 + page-aligned bias: only the page offset survives.
+        r.on_record(1, 10, 7, &hit(0x7f12_3456_7fc0));
+        assert_eq!(
+            path(&r.take_for_enter(1, "openat"), 1).as_deref(),
+            Some("/etc/hostname")
+        );
+        r.on_exit(1);
+        r.on_record(1, 20, 7, &hit(0x7f12_3456_8a30));
+        assert!(r.take_for_enter(1, "openat").is_empty());
+        r.on_exit(1);
+        r.on_record(1, 30, 7, &hit(0x7f12_3456_8a30));
+        assert_eq!(
+            path(&r.take_for_enter(1, "mkdirat"), 1).as_deref(),
+            Some("/etc/hostname")
+        );
+        // An address no point has is counted, not guessed.
+        r.on_record(2, 40, 7, &hit(0x7f12_3456_8000));
+        assert!(r.take_for_enter(2, "openat").is_empty());
+        assert_eq!(r.stats().undecodable, 1);
     }
 
     fn path(r: &Resolved, arg: usize) -> Option<String> {

@@ -41,12 +41,31 @@ pub struct ReplayReport {
 
 /// Events read ahead: per event its header fields and where its raw bytes are in `bytes`.
 #[derive(Default)]
-struct EventBatch {
+pub(super) struct EventBatch {
     recs: Vec<(u64, u32, u32, u32, u32, u32)>,
     bytes: Vec<u8>,
 }
 
 impl EventBatch {
+    pub(super) fn push_raw(&mut self, ts: u64, cpu: u32, pid: u32, tid: u32, raw: &[u8]) {
+        let off = self.bytes.len() as u32;
+        self.bytes.extend_from_slice(raw);
+        self.recs.push((ts, cpu, pid, tid, off, raw.len() as u32));
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.recs.is_empty()
+    }
+
+    pub(super) fn bytes_len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub(super) fn clear(&mut self) {
+        self.recs.clear();
+        self.bytes.clear();
+    }
+
     fn push(&mut self, e: &EventRecord<'_>) {
         let off = self.bytes.len() as u32;
         self.bytes.extend_from_slice(e.raw);
@@ -70,7 +89,7 @@ impl EventBatch {
 const BATCH_BYTES: usize = 256 << 10;
 
 /// What the reading thread hands on, in file order, with its position in the file.
-enum Piece {
+pub(super) enum Piece {
     Events(EventBatch),
     /// Any other block (formats, snapshot, values...).
     Item(Item<'static>),
@@ -169,14 +188,12 @@ struct FileMeta {
 
 impl Cursor {
     fn open(path: &Path, opts: &ReplayOptions) -> Result<Cursor, String> {
-        let f = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let ropts = ReaderOptions {
-            skip_bad_blocks: opts.skip_bad,
-            ..ReaderOptions::default()
+        let mut f = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let (feed, spare) = if is_scap(&mut f) {
+            super::scap_file::read_ahead(path)?
+        } else {
+            tpdig_read_ahead(f, path, opts)?
         };
-        let reader = CaptureReader::new(BufReader::with_capacity(256 * 1024, f), ropts)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        let (feed, spare) = read_ahead(reader);
         Ok(Cursor {
             feed,
             spare,
@@ -225,6 +242,27 @@ impl Cursor {
             }
         }
     }
+}
+
+/// Whether the file is a sysdig capture (by content: its first bytes), rewound after.
+fn is_scap(f: &mut File) -> bool {
+    use std::io::{Read, Seek};
+    let mut head = [0u8; 4];
+    let n = f.read(&mut head).unwrap_or(0);
+    let _ = f.rewind();
+    crate::scap::looks_like_scap(&head[..n])
+}
+
+pub(super) type Feed = (Receiver<(Piece, u64)>, Sender<EventBatch>);
+
+fn tpdig_read_ahead(f: File, path: &Path, opts: &ReplayOptions) -> Result<Feed, String> {
+    let ropts = ReaderOptions {
+        skip_bad_blocks: opts.skip_bad,
+        ..ReaderOptions::default()
+    };
+    let reader = CaptureReader::new(BufReader::with_capacity(256 * 1024, f), ropts)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(read_ahead(reader))
 }
 
 impl FileMeta {

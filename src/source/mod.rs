@@ -4,5 +4,6 @@
 
 pub mod file;
 pub mod merge;
+mod scap_file;
 
 pub use merge::{MergeStats, Merger, REORDER_WINDOW_NS, watermark};

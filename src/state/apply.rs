@@ -75,6 +75,9 @@ pub fn after_output(ev: &Event<'_>, threads: &mut ThreadTable) {
 /// call's exit, by `effects::apply_exit`.
 pub fn state_before_output(ev: &Event<'_>, state: &mut State) {
     state.touch(ev.tid, ev.pid);
+    if let Some(s) = crate::scap::stored_of(ev) {
+        crate::scap::state::apply(ev, &s, state);
+    }
     let raw = ev.raw;
     match &ev.tp.role {
         Role::Fork { child_pid, .. } => {

@@ -187,9 +187,14 @@ pub fn take(state: &State) -> Snapshot {
         }
         snap.threads.push(r);
     }
-    snap.users = state
-        .users
-        .iter()
+    snap.users = user_infos(state.users.iter());
+    snap.groups = group_infos(state.groups.iter());
+    snap
+}
+
+/// The snapshot records of users (the gid as extra field 1).
+pub fn user_infos<'a>(users: impl Iterator<Item = &'a User>) -> Vec<UserInfo> {
+    users
         .map(|u| UserInfo {
             uid: u.uid,
             name: u.name.clone(),
@@ -197,17 +202,18 @@ pub fn take(state: &State) -> Snapshot {
             shell: u.shell.clone(),
             extra: vec![num(1, u.gid.into())],
         })
-        .collect();
-    snap.groups = state
-        .groups
-        .iter()
+        .collect()
+}
+
+/// The snapshot records of groups.
+pub fn group_infos<'a>(groups: impl Iterator<Item = &'a Group>) -> Vec<GroupInfo> {
+    groups
         .map(|g| GroupInfo {
             gid: g.gid,
             name: g.name.clone(),
             extra: Vec::new(),
         })
-        .collect();
-    snap
+        .collect()
 }
 
 /// Adds a capture's records to the state. Entries the state already has are kept: a

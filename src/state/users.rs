@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct User {
     pub uid: u32,
     pub gid: u32,
@@ -16,7 +16,7 @@ pub struct User {
     pub shell: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Group {
     pub gid: u32,
     pub name: String,

@@ -7,9 +7,9 @@
 //! a definition the kernel finds too big (`E2BIG`) is retried smaller. Later probes of the
 //! shape reuse what the kernel took.
 
+use super::points::Point;
 use super::{EM_X86_64, InstallError, ProbeSet, Skipped};
 use crate::probes::catalog;
-use crate::probes::control::append;
 use crate::probes::elf::Elf;
 use crate::probes::io_data::{self, DATA_ARG, DATA_FUNCTIONS, Layout, Shape};
 use crate::probes::record::{PostSpec, ProbeDecoder, Source};
@@ -174,17 +174,25 @@ impl ProbeSet {
             .copied()
             .unwrap_or_else(|| Layout::new(shape, opts.snaplen, arrays));
         let agreed = self.data_layouts.by_shape.contains_key(&shape);
-        let def = loop {
-            let def = format!(
-                "p:{}/{name} {}:{at:#x} {}",
-                self.group,
-                obj.display(),
-                io_data::fetch_text(&layout, reg, ret_reg)
-            );
-            let err = match append(path, &def) {
-                Ok(()) => break def,
-                Err(e) => e,
+        let source = Source::Uprobe { func };
+        let spec = PostSpec {
+            syscall,
+            arg: DATA_ARG,
+        };
+        let limit = opts.snaplen;
+        loop {
+            let fetch = io_data::fetch_text(&layout, reg, ret_reg);
+            let point = Point {
+                obj,
+                offset: at,
+                fetch: &fetch,
+                label: name,
+                source,
             };
+            let made = self.add_point(tracefs, path, point, |ev, fmt| {
+                ProbeDecoder::new_data(ev, fmt, source, spec, limit)
+            })?;
+            let Err(err) = made else { break };
             let retry = match err.raw_os_error() {
                 _ if agreed => None,
                 Some(libc::E2BIG) => layout.shrink(),
@@ -208,24 +216,11 @@ impl ProbeSet {
                     return Ok(());
                 }
             }
-        };
+        }
         if layout.arrays {
             self.data_layouts.arrays = Some(true);
         }
         self.data_layouts.by_shape.insert(shape, layout);
-        let source = Source::Uprobe { func };
-        let spec = PostSpec {
-            syscall,
-            arg: DATA_ARG,
-        };
-        let limit = opts.snaplen;
-        self.adopt_with(
-            tracefs,
-            name,
-            def,
-            source,
-            Some(obj.to_path_buf()),
-            |ev, fmt| ProbeDecoder::new_data(ev, fmt, source, spec, limit),
-        )
+        Ok(())
     }
 }

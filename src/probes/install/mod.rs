@@ -31,7 +31,9 @@
 //! recognise is skipped (listed for `-v`), never probed at a guessed offset.
 
 use super::catalog::{self, PostFn, ValueKind};
-use super::control::{DYNAMIC_EVENTS, UPROBE_EVENTS, append, group_name, remove_stale};
+use super::control::{
+    DYNAMIC_EVENTS, KPROBE_EVENTS, UPROBE_EVENTS, append, group_name, remove_stale,
+};
 use super::elf::Elf;
 use super::fetch::fetch_args;
 use super::objects::{file_id, find_objects, is_c_library, is_loader};
@@ -46,11 +48,16 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 mod data;
+mod kprobes;
+mod points;
 pub use data::DataOptions;
+pub use kprobes::Convention;
+use points::Point;
 
 /// Which kinds of probe may be created.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Tiers {
+    pub kprobe: bool,
     pub eprobe: bool,
     pub uprobe: bool,
 }
@@ -58,6 +65,7 @@ pub struct Tiers {
 impl Default for Tiers {
     fn default() -> Tiers {
         Tiers {
+            kprobe: true,
             eprobe: true,
             uprobe: true,
         }
@@ -81,22 +89,39 @@ pub struct ProbeOptions {
     pub launcher: Option<PathBuf>,
     /// Copy the I/O data of reads and writes (see [`data`]).
     pub data: Option<DataOptions>,
+    /// The kprobe calling convention to use (None: the first the kernel takes).
+    pub kprobe_convention: Option<Convention>,
 }
 
 /// What is probed in the launcher (see [`ProbeOptions::launcher`]).
 const LAUNCHER_FUNCTIONS: &[&str] = &["execve", "execveat"];
 
-/// One created probe event.
+/// One created probe point (an event probe, or a uprobe point that may share its event
+/// with others: see [`points`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProbeEvent {
     pub system: String,
+    /// The tracefs event.
     pub name: String,
+    /// The point's own name (the event's for a point that started it).
+    pub label: String,
     pub id: u32,
     /// The definition line written.
     pub definition: String,
     pub source: Source,
     /// The object probed (uprobes).
     pub object: Option<PathBuf>,
+}
+
+impl ProbeEvent {
+    /// The tracefs file its definition went to (and its removal goes to).
+    fn control_file(&self) -> &'static str {
+        match self.source {
+            Source::Uprobe { .. } => UPROBE_EVENTS,
+            Source::Kprobe => KPROBE_EVENTS,
+            _ => DYNAMIC_EVENTS,
+        }
+    }
 }
 
 /// Something that could not be probed (reported with `-v`, not fatal).
@@ -146,6 +171,10 @@ pub struct ProbeSet {
     stale_removed: Vec<String>,
     task_bound: Option<Vec<u32>>,
     data_layouts: data::Layouts,
+    groups: points::Groups,
+    /// The calls the kernel tier (kprobes, event probes) names: no uprobes for them.
+    kernel_named: HashSet<String>,
+    kprobe_convention: Option<Convention>,
     removed: bool,
 }
 
@@ -178,20 +207,27 @@ impl ProbeSet {
             stale_removed,
             task_bound: opts.pids.clone(),
             data_layouts: data::Layouts::default(),
+            groups: points::Groups::default(),
+            kernel_named: HashSet::new(),
+            kprobe_convention: None,
             removed: false,
         };
         let mut eprobed: HashSet<String> = HashSet::new();
+        if opts.tiers.kprobe {
+            set.install_kprobes(tracefs, lookups, opts.kprobe_convention, &mut eprobed)?;
+        }
         if opts.tiers.eprobe {
             set.install_eprobes(tracefs, lookups, &mut eprobed)?;
-            if !eprobed.is_empty() && !set.eprobes_deliver() {
+            if set.events.iter().any(|e| e.source == Source::Eprobe) && !set.eprobes_deliver() {
                 set.remove_source(|s| s == Source::Eprobe);
-                eprobed.clear();
+                eprobed.retain(|sc| set.events.iter().any(|e| e.name == *sc));
                 set.skipped.push(Skipped {
                     what: "event probes".into(),
                     why: "created, but they deliver no perf samples on this kernel".into(),
                 });
             }
         }
+        set.kernel_named = eprobed.clone();
         if opts.tiers.uprobe {
             set.install_uprobes(tracefs, opts, lookups, &eprobed)?;
         }
@@ -243,6 +279,7 @@ impl ProbeSet {
         self.events.push(ProbeEvent {
             system: self.group.clone(),
             name: name.to_string(),
+            label: name.to_string(),
             id: format.id,
             definition,
             source,
@@ -258,20 +295,13 @@ impl ProbeSet {
         lookups: bool,
         done: &mut HashSet<String>,
     ) -> Result<(), InstallError> {
-        let path = self.root.join(DYNAMIC_EVENTS);
-        if !path.exists() {
-            self.skipped.push(Skipped {
-                what: "event probes".into(),
-                why: format!("no {}", path.display()),
-            });
+        let Some(path) = self.control_file(DYNAMIC_EVENTS, "event probes") else {
             return Ok(());
-        }
-        let mut syscalls: Vec<&str> = catalog::selected(lookups)
-            .flat_map(|f| f.targets.iter().map(|t| t.syscall))
-            .collect();
-        syscalls.sort();
-        syscalls.dedup();
-        for sc in syscalls {
+        };
+        for sc in catalog::selected_syscalls(lookups) {
+            if done.contains(sc) {
+                continue; // a kprobe names it
+            }
             let ev = format!("sys_enter_{sc}");
             let Ok(text) = tracefs.read_format("syscalls", &ev) else {
                 continue;
@@ -340,14 +370,9 @@ impl ProbeSet {
         lookups: bool,
         eprobed: &HashSet<String>,
     ) -> Result<(), InstallError> {
-        let path = self.root.join(UPROBE_EVENTS);
-        if !path.exists() {
-            self.skipped.push(Skipped {
-                what: "uprobes".into(),
-                why: format!("no {}", path.display()),
-            });
+        let Some(path) = self.control_file(UPROBE_EVENTS, "uprobes") else {
             return Ok(());
-        }
+        };
         let arch = Arch::native();
         let fns: Vec<_> = catalog::selected(lookups)
             .filter(|f| !f.targets.iter().all(|t| eprobed.contains(t.syscall)))
@@ -438,23 +463,9 @@ impl ProbeSet {
                     continue;
                 }
                 let name = format!("{}_{n}", f.func);
-                let def = format!(
-                    "p:{}/{name} {}:{:#x} {}",
-                    self.group,
-                    obj.display(),
-                    site.offset,
-                    parts.join(" ")
-                );
-                if let Err(e) = append(&path, &def) {
-                    self.skipped.push(Skipped {
-                        what: format!("uprobe {} in {}", f.func, obj.display()),
-                        why: e.to_string(),
-                    });
-                    continue;
-                }
                 let values: Vec<(&str, ValueKind)> =
                     f.args.iter().map(|a| (a.name, a.kind)).collect();
-                let bindings = f
+                let bindings: Vec<Binding> = f
                     .targets
                     .iter()
                     .map(|t| Binding {
@@ -462,15 +473,23 @@ impl ProbeSet {
                         args: t.args.to_vec(),
                     })
                     .collect();
-                self.adopt(
-                    tracefs,
-                    &name,
-                    def,
-                    Source::Uprobe { func: f.func },
-                    Some(obj.clone()),
-                    &values,
-                    bindings,
-                )?;
+                let source = Source::Uprobe { func: f.func };
+                let point = Point {
+                    obj,
+                    offset: site.offset,
+                    fetch: &parts.join(" "),
+                    label: &name,
+                    source,
+                };
+                let made = self.add_point(tracefs, &path, point, |ev, fmt| {
+                    ProbeDecoder::new(ev, fmt, source, &values, bindings)
+                })?;
+                if let Err(e) = made {
+                    self.skipped.push(Skipped {
+                        what: format!("uprobe {} in {}", f.func, obj.display()),
+                        why: e.to_string(),
+                    });
+                }
             }
         }
         Ok(())
@@ -526,6 +545,9 @@ impl ProbeSet {
                     self.add_data_probe(tracefs, path, obj, at, syscall, label, &name, d)?;
                     continue;
                 }
+                if self.kernel_named.contains(syscall) {
+                    continue;
+                }
                 let values = catalog::syscall_values(syscall, lookups);
                 let fetch: Option<Vec<String>> = values
                     .iter()
@@ -543,34 +565,28 @@ impl ProbeSet {
                 };
                 let name = format!("{syscall}_site{k}_{n}");
                 k += 1;
-                let def = format!(
-                    "p:{}/{name} {}:{:#x} {}",
-                    self.group,
-                    obj.display(),
-                    offset + site.at as u64,
-                    fetch.join(" ")
-                );
-                if let Err(e) = append(path, &def) {
-                    self.skipped.push(Skipped {
-                        what: format!("{label} uprobe ({syscall}) in {}", obj.display()),
-                        why: e.to_string(),
-                    });
-                    continue;
-                }
                 let named: Vec<(&str, ValueKind)> = values.iter().map(|v| (v.1, v.2)).collect();
                 let bindings = vec![Binding {
                     syscall: syscall.to_string(),
                     args: values.iter().map(|v| v.0).collect(),
                 }];
-                self.adopt(
-                    tracefs,
-                    &name,
-                    def,
-                    Source::Uprobe { func: label },
-                    Some(obj.to_path_buf()),
-                    &named,
-                    bindings,
-                )?;
+                let source = Source::Uprobe { func: label };
+                let point = Point {
+                    obj,
+                    offset: offset + site.at as u64,
+                    fetch: &fetch.join(" "),
+                    label: &name,
+                    source,
+                };
+                let made = self.add_point(tracefs, path, point, |ev, fmt| {
+                    ProbeDecoder::new(ev, fmt, source, &named, bindings)
+                })?;
+                if let Err(e) = made {
+                    self.skipped.push(Skipped {
+                        what: format!("{label} uprobe ({syscall}) in {}", obj.display()),
+                        why: e.to_string(),
+                    });
+                }
             }
         }
         Ok(())
@@ -634,32 +650,28 @@ impl ProbeSet {
             }
             for (k, (call, syscall)) in calls.into_iter().enumerate() {
                 let name = format!("{}_post{k}_{n}", f.func);
-                let def = format!(
-                    "p:{}/{name} {}:{:#x} {POST_FDS}=+0({reg}):u64 {POST_RET}={ret_reg}:s64",
-                    self.group,
-                    obj.display(),
-                    site.offset + call.after() as u64,
-                );
-                if let Err(e) = append(path, &def) {
-                    self.skipped.push(Skipped {
-                        what: format!("post-syscall uprobe {} in {}", f.func, obj.display()),
-                        why: e.to_string(),
-                    });
-                    continue;
-                }
+                let fetch = format!("{POST_FDS}=+0({reg}):u64 {POST_RET}={ret_reg}:s64");
                 let source = Source::Uprobe { func: f.func };
                 let spec = PostSpec {
                     syscall,
                     arg: f.arg,
                 };
-                self.adopt_with(
-                    tracefs,
-                    &name,
-                    def,
+                let point = Point {
+                    obj,
+                    offset: site.offset + call.after() as u64,
+                    fetch: &fetch,
+                    label: &name,
                     source,
-                    Some(obj.to_path_buf()),
-                    |ev, fmt| ProbeDecoder::new_post(ev, fmt, source, spec),
-                )?;
+                };
+                let made = self.add_point(tracefs, path, point, |ev, fmt| {
+                    ProbeDecoder::new_post(ev, fmt, source, spec)
+                })?;
+                if let Err(e) = made {
+                    self.skipped.push(Skipped {
+                        what: format!("post-syscall uprobe {} in {}", f.func, obj.display()),
+                        why: e.to_string(),
+                    });
+                }
             }
         }
         Ok(())
@@ -698,13 +710,16 @@ impl ProbeSet {
     fn remove_source(&mut self, which: impl Fn(Source) -> bool) {
         let mut keep_events = Vec::new();
         let mut keep_decoders = Vec::new();
+        let mut removed = HashSet::new();
         for (e, d) in self.events.drain(..).zip(self.decoders.drain(..)) {
             if which(e.source) {
-                let file = match e.source {
-                    Source::Uprobe { .. } => UPROBE_EVENTS,
-                    _ => DYNAMIC_EVENTS,
-                };
-                let _ = append(&self.root.join(file), &format!("-:{}/{}", e.system, e.name));
+                if !removed.insert(e.id) {
+                    continue;
+                }
+                let _ = append(
+                    &self.root.join(e.control_file()),
+                    &format!("-:{}/{}", e.system, e.name),
+                );
             } else {
                 keep_events.push(e);
                 keep_decoders.push(d);
@@ -712,6 +727,20 @@ impl ProbeSet {
         }
         self.events = keep_events;
         self.decoders = keep_decoders;
+    }
+
+    /// The tracefs file `file` that a probe kind is defined through; None (and `what` listed
+    /// as not probed) when this kernel has none.
+    fn control_file(&mut self, file: &str, what: &str) -> Option<PathBuf> {
+        let path = self.root.join(file);
+        if path.exists() {
+            return Some(path);
+        }
+        self.skipped.push(Skipped {
+            what: what.into(),
+            why: format!("no {}", path.display()),
+        });
+        None
     }
 
     fn skip(&mut self, obj: &Path, why: String) {
@@ -723,14 +752,26 @@ impl ProbeSet {
 
     /// `(system, name)` of every event, for the engine to open per CPU.
     pub fn tracepoints(&self) -> Vec<(String, String)> {
-        self.events
+        self.events()
             .iter()
             .map(|e| (e.system.clone(), e.name.clone()))
             .collect()
     }
 
-    pub fn events(&self) -> &[ProbeEvent] {
+    /// The tracefs events: the first point of each (the others share its id).
+    pub fn events(&self) -> Vec<&ProbeEvent> {
+        let mut seen = HashSet::new();
+        self.events.iter().filter(|e| seen.insert(e.id)).collect()
+    }
+
+    /// Every probe point.
+    pub fn points(&self) -> &[ProbeEvent] {
         &self.events
+    }
+
+    /// The tracefs root the events are in.
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     /// The group name (`tpdig_<pid>`).
@@ -766,18 +807,30 @@ impl ProbeSet {
 
     /// Lines for `-v`: which probes are active, per source and object.
     pub fn summary(&self) -> Vec<String> {
-        let mut per: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+        let mut per: BTreeMap<String, (Vec<&str>, HashSet<u32>)> = BTreeMap::new();
         for e in &self.events {
             let key = match (&e.source, &e.object) {
                 (Source::Uprobe { .. }, Some(o)) => format!("uprobes in {}", o.display()),
                 (s, _) => format!("{s}s"),
             };
-            per.entry(key).or_default().push(&e.name);
+            let (labels, ids) = per.entry(key).or_default();
+            labels.push(&e.label);
+            ids.insert(e.id);
         }
         let mut out: Vec<String> = per
             .into_iter()
-            .map(|(k, v)| format!("{k}: {} ({})", v.len(), v.join(" ")))
+            .map(|(k, (labels, ids))| {
+                format!(
+                    "{k}: {} in {} event(s) ({})",
+                    labels.len(),
+                    ids.len(),
+                    labels.join(" ")
+                )
+            })
             .collect();
+        if let Some(c) = self.kprobe_convention {
+            out.push(format!("kprobe convention: {c}"));
+        }
         for l in self.data_layouts.summary() {
             out.push(format!("I/O data: {l}"));
         }
@@ -798,13 +851,17 @@ impl ProbeSet {
     }
 
     pub fn remove(&mut self) -> io::Result<()> {
+        self.remove_with(|| ())
+    }
+
+    /// [`ProbeSet::remove`], each event's removal while holding what `turn` returns.
+    pub fn remove_with<T>(&mut self, mut turn: impl FnMut() -> T) -> io::Result<()> {
         let mut first: Option<io::Error> = None;
-        for e in self.events.iter().rev() {
-            let file = match e.source {
-                Source::Uprobe { .. } => UPROBE_EVENTS,
-                _ => DYNAMIC_EVENTS,
-            };
-            if let Err(err) = append(&self.root.join(file), &format!("-:{}/{}", e.system, e.name)) {
+        // One removal takes every point of an event.
+        for e in self.events().into_iter().rev() {
+            let _turn = turn();
+            let file = self.root.join(e.control_file());
+            if let Err(err) = append(&file, &format!("-:{}/{}", e.system, e.name)) {
                 // Already gone is fine.
                 if err.raw_os_error() != Some(libc::ENOENT) && first.is_none() {
                     first = Some(io::Error::new(
