@@ -24,6 +24,11 @@ pub struct Compat {
     pub no_write_backward: bool,
     /// Use the 2.6.32 event names syscalls:sys_enter/sys_exit instead of raw_syscalls.
     pub old_syscall_names: bool,
+    /// Carry system calls on raw_syscalls even when the filter limits evt.type.
+    pub raw_syscalls: bool,
+    /// Carry system calls on the per-syscall tracepoints (syscalls:sys_enter_NAME) even
+    /// when the filter does not limit evt.type (then every call's pair is opened).
+    pub per_syscall: bool,
     /// Do not create kprobe events (the kernel tier of the user-memory sources).
     pub no_kprobes: bool,
     /// Kprobes on the `__x64_sys_*` pt_regs wrappers only (4.17+ convention).
@@ -77,6 +82,14 @@ pub const SWITCHES: &[(&str, &str)] = &[
         "kprobes on functions with register arguments only (sys_*, or one call in)",
     ),
     (
+        "raw-syscalls",
+        "carry system calls on raw_syscalls, even when the filter limits evt.type",
+    ),
+    (
+        "per-syscall",
+        "carry system calls on the per-syscall tracepoints, even without a filter on evt.type",
+    ),
+    (
         "no-array-fetch",
         "copy I/O data as a series of u64 probe arguments (no array fetch types)",
     ),
@@ -110,6 +123,8 @@ impl Compat {
                 "no-set-output" => c.no_set_output = true,
                 "no-write-backward" => c.no_write_backward = true,
                 "old-syscall-names" => c.old_syscall_names = true,
+                "raw-syscalls" => c.raw_syscalls = true,
+                "per-syscall" => c.per_syscall = true,
                 "no-kprobes" => c.no_kprobes = true,
                 "kprobe-pt-regs" => c.kprobe_pt_regs = true,
                 "kprobe-registers" => c.kprobe_registers = true,
@@ -126,6 +141,8 @@ impl Compat {
                         no_set_output: true,
                         no_write_backward: true,
                         old_syscall_names: true,
+                        raw_syscalls: true,
+                        per_syscall: c.per_syscall,
                         no_kprobes: true,
                         kprobe_pt_regs: false,
                         kprobe_registers: false,
@@ -152,6 +169,8 @@ impl Compat {
             no_set_output: self.no_set_output || o.no_set_output,
             no_write_backward: self.no_write_backward || o.no_write_backward,
             old_syscall_names: self.old_syscall_names || o.old_syscall_names,
+            raw_syscalls: self.raw_syscalls || o.raw_syscalls,
+            per_syscall: self.per_syscall || o.per_syscall,
             no_kprobes: self.no_kprobes || o.no_kprobes,
             kprobe_pt_regs: self.kprobe_pt_regs || o.kprobe_pt_regs,
             kprobe_registers: self.kprobe_registers || o.kprobe_registers,

@@ -13,9 +13,11 @@ use std::fmt;
 /// What tpdig does with a tracepoint's records, with the fields it reads resolved.
 #[derive(Debug, Clone)]
 pub enum Role {
-    /// raw_syscalls:sys_enter (or syscalls:sys_enter on 2.6.32): `long id; unsigned long args[6]`.
-    SysEnter { id: Field, args: Field },
-    /// raw_syscalls:sys_exit: `long id; long ret`.
+    /// raw_syscalls:sys_enter (or syscalls:sys_enter on 2.6.32): `long id; unsigned long
+    /// args[6]`; or a per-syscall `syscalls:sys_enter_NAME`: `int __syscall_nr` and one
+    /// named 8-byte field per argument. Both decode to the same `Kind::SyscallEnter`.
+    SysEnter { id: Field, args: ArgFields },
+    /// raw_syscalls:sys_exit: `long id; long ret` (per-syscall: `int __syscall_nr; long ret`).
     SysExit { id: Field, ret: Field },
     /// sched:sched_switch.
     Switch {
@@ -52,6 +54,59 @@ pub enum Role {
     },
     /// Any other tracepoint: rendered field by field from its format.
     Generic,
+}
+
+/// Where a sys_enter record keeps the call's arguments.
+#[derive(Debug, Clone)]
+pub enum ArgFields {
+    /// raw_syscalls' `unsigned long args[6]`.
+    Array(Field),
+    /// A per-syscall event's named arguments, in order (the fields after `__syscall_nr`
+    /// that are not dynamic, at most six).
+    Named(Vec<Field>),
+}
+
+impl ArgFields {
+    fn named(format: &EventFormat) -> ArgFields {
+        let fields = format
+            .fields
+            .iter()
+            .skip_while(|f| f.name != "__syscall_nr")
+            .skip(1)
+            .filter(|f| matches!(f.kind, FieldKind::Scalar | FieldKind::Pointer))
+            .take(6)
+            .cloned()
+            .collect();
+        ArgFields::Named(fields)
+    }
+
+    fn read(&self, raw: &[u8]) -> [u64; 6] {
+        let mut a = [0u64; 6];
+        match self {
+            ArgFields::Named(fields) => {
+                for (slot, f) in a.iter_mut().zip(fields) {
+                    *slot = f.u64(raw).unwrap_or(0);
+                }
+            }
+            ArgFields::Array(args) => match args.bytes(raw) {
+                // The common case, 64-bit longs: one slice, six loads.
+                Some(b)
+                    if b.len() == 48
+                        && matches!(args.kind, FieldKind::Array { elem_size: 8, .. }) =>
+                {
+                    for (slot, w) in a.iter_mut().zip(b.chunks_exact(8)) {
+                        *slot = u64::from_le_bytes(w.try_into().expect("8-byte chunk"));
+                    }
+                }
+                _ => {
+                    for (i, slot) in a.iter_mut().enumerate() {
+                        *slot = args.array_u64(raw, i).unwrap_or(0);
+                    }
+                }
+            },
+        }
+        a
+    }
 }
 
 /// One opened tracepoint.
@@ -102,7 +157,15 @@ impl Tracepoint {
         let role = match (system, name) {
             ("raw_syscalls" | "syscalls", "sys_enter") => Role::SysEnter {
                 id: get("id")?,
-                args: get("args")?,
+                args: ArgFields::Array(get("args")?),
+            },
+            ("syscalls", n) if n.starts_with("sys_enter_") => Role::SysEnter {
+                id: get("__syscall_nr")?,
+                args: ArgFields::named(&format),
+            },
+            ("syscalls", n) if n.starts_with("sys_exit_") => Role::SysExit {
+                id: get("__syscall_nr")?,
+                ret: get("ret")?,
             },
             ("raw_syscalls" | "syscalls", "sys_exit") => Role::SysExit {
                 id: get("id")?,
@@ -321,23 +384,7 @@ impl Decoder {
         let tp = &self.tracepoints[*self.by_id.get(&common_type)?];
         let kind = match &tp.role {
             Role::SysEnter { id, args } => {
-                let mut a = [0u64; 6];
-                match args.bytes(raw) {
-                    // The common case, 64-bit longs: one slice, six loads.
-                    Some(b)
-                        if b.len() == 48
-                            && matches!(args.kind, FieldKind::Array { elem_size: 8, .. }) =>
-                    {
-                        for (slot, w) in a.iter_mut().zip(b.chunks_exact(8)) {
-                            *slot = u64::from_le_bytes(w.try_into().expect("8-byte chunk"));
-                        }
-                    }
-                    _ => {
-                        for (i, slot) in a.iter_mut().enumerate() {
-                            *slot = args.array_u64(raw, i).unwrap_or(0);
-                        }
-                    }
-                }
+                let a = args.read(raw);
                 Kind::SyscallEnter {
                     nr: id.i64(raw)?,
                     args: a,

@@ -13,6 +13,7 @@ use crate::decode::{Role, Tracepoint};
 use crate::filter::pushdown::KValue;
 use crate::filter::{Expr, FieldRef, KernelField, KernelFields, KernelKind, pushdown};
 use crate::params;
+use crate::state::effects::STATE_CALLS;
 use crate::syscalls::{self, Arch};
 
 /// The decision for each tracepoint, in the order given.
@@ -26,13 +27,15 @@ pub struct Plan {
 
 struct SyscallFields {
     arch: Arch,
+    /// The number's field: `id` on raw_syscalls, `__syscall_nr` on a per-syscall event.
+    nr_field: String,
 }
 
 impl KernelFields for SyscallFields {
     fn kernel_field(&self, f: &FieldRef) -> Option<KernelField> {
         let name = match f.name.as_str() {
             "thread.tid" => "common_pid",
-            "evt.type" => "id",
+            "evt.type" => self.nr_field.as_str(),
             _ => return None,
         };
         Some(KernelField {
@@ -53,54 +56,6 @@ impl KernelFields for SyscallFields {
     }
 }
 
-/// System calls whose effects the state applies (see `state::effects`).
-const STATE_CALLS: &[&str] = &[
-    "open",
-    "openat",
-    "openat2",
-    "creat",
-    "close",
-    "close_range",
-    "dup",
-    "dup2",
-    "dup3",
-    "fcntl",
-    "socket",
-    "socketpair",
-    "accept",
-    "accept4",
-    "connect",
-    "bind",
-    "listen",
-    "pipe",
-    "pipe2",
-    "eventfd",
-    "eventfd2",
-    "signalfd",
-    "signalfd4",
-    "timerfd_create",
-    "inotify_init",
-    "inotify_init1",
-    "epoll_create",
-    "epoll_create1",
-    "memfd_create",
-    "pidfd_open",
-    "clone",
-    "clone3",
-    "fork",
-    "vfork",
-    "execve",
-    "execveat",
-    "chdir",
-    "fchdir",
-    "setuid",
-    "setgid",
-    "setreuid",
-    "setregid",
-    "setresuid",
-    "setresgid",
-];
-
 /// `(pushed) || id == <each state-changing call>`: still sound, since it only adds events.
 fn keep_state_calls(pushed: &str, arch: Arch) -> String {
     let ids: Vec<String> = STATE_CALLS
@@ -117,6 +72,22 @@ pub fn syscalls_for_event(arch: Arch, event: &str) -> Vec<i64> {
         .filter(|(_, name)| params::event_name(name) == event)
         .map(|(nr, _)| nr)
         .collect()
+}
+
+/// The call (kernel event spelling) a per-syscall tracepoint `syscalls:sys_enter_NAME` is for.
+fn per_syscall_call(tp: &Tracepoint) -> Option<&str> {
+    if tp.system != "syscalls" {
+        return None;
+    }
+    tp.name
+        .strip_prefix("sys_enter_")
+        .or_else(|| tp.name.strip_prefix("sys_exit_"))
+}
+
+fn is_state_call(event_suffix: &str) -> bool {
+    STATE_CALLS
+        .iter()
+        .any(|c| crate::syscall_source::event_suffix(c) == event_suffix)
 }
 
 /// Only `thread.tid`, for tracepoints whose type is not a syscall.
@@ -173,8 +144,18 @@ pub fn plan(tps: &[Tracepoint], user: Option<&Expr>, exclude_tid: Option<i32>, a
             (Some(e), false) => match tp.role {
                 // Calls that change fds, cwd or credentials must reach the state even when
                 // the filter does not show them, or later names would be stale.
-                Role::SysEnter { .. } | Role::SysExit { .. } => {
-                    pushdown(e, &SyscallFields { arch }).map(|p| keep_state_calls(&p, arch))
+                Role::SysEnter { id: ref nr, .. } | Role::SysExit { id: ref nr, .. } => {
+                    let fields = SyscallFields {
+                        arch,
+                        nr_field: nr.name.clone(),
+                    };
+                    match per_syscall_call(tp) {
+                        // A per-syscall event of a state call: every record is needed.
+                        Some(call) if is_state_call(call) => None,
+                        // Of another call: only its own records reach this filter.
+                        Some(_) => pushdown(e, &fields),
+                        None => pushdown(e, &fields).map(|p| keep_state_calls(&p, arch)),
+                    }
                 }
                 _ => pushdown(e, &TidOnly),
             },

@@ -33,6 +33,7 @@ pub mod signals;
 pub mod source;
 pub mod stack;
 pub mod state;
+pub mod syscall_source;
 pub mod syscalls;
 pub mod teardown;
 pub mod tracefs;

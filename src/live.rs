@@ -25,6 +25,7 @@ use crate::signals::StopSignals;
 use crate::source::merge::{Merger, watermark};
 use crate::stack::live::LiveStacks;
 use crate::state::{State, proc_scan};
+use crate::syscall_source::{self, SyscallSource};
 use crate::syscalls::Arch;
 use crate::tracefs::{self, EventFormat, LocateOptions, Tracefs, TracefsError};
 use std::io;
@@ -121,10 +122,12 @@ impl Summary {
     }
 }
 
-/// Opens tracefs, reading format files and preparing decoders for every tracepoint wanted.
+/// Opens tracefs, reading format files and preparing decoders for every tracepoint wanted:
+/// the system calls from `source`, then the lifecycle tracepoints.
 pub fn load_tracepoints(
     fs: &Tracefs,
     compat: &Compat,
+    source: &SyscallSource,
     verbose: bool,
 ) -> AppResult<Vec<Tracepoint>> {
     let syscalls_system =
@@ -133,13 +136,26 @@ pub fn load_tracepoints(
         } else {
             "raw_syscalls"
         };
-    let mut wanted: Vec<(&str, &str)> = vec![
-        (syscalls_system, "sys_enter"),
-        (syscalls_system, "sys_exit"),
-    ];
-    wanted.extend_from_slice(LIFECYCLE);
+    let mut wanted: Vec<(&str, String)> = match source {
+        SyscallSource::Raw { .. } => vec![
+            (syscalls_system, "sys_enter".into()),
+            (syscalls_system, "sys_exit".into()),
+        ],
+        SyscallSource::PerCall { calls, .. } => calls
+            .iter()
+            .flat_map(|c| {
+                let e = syscall_source::event_suffix(c);
+                [
+                    ("syscalls", format!("sys_enter_{e}")),
+                    ("syscalls", format!("sys_exit_{e}")),
+                ]
+            })
+            .collect(),
+    };
+    wanted.extend(LIFECYCLE.iter().map(|(s, n)| (*s, n.to_string())));
     let mut out = Vec::new();
-    for (system, name) in wanted {
+    for (system, name) in &wanted {
+        let (system, name) = (*system, name.as_str());
         match load_one(fs, system, name) {
             Ok(tp) => out.push(tp),
             Err(LoadError::Tracefs(e @ TracefsError::PermissionDenied { .. })) => {
@@ -228,8 +244,15 @@ pub fn open_capture(
 ) -> AppResult<Opened> {
     let fs = locate_tracefs(&opts.compat)?;
     let starting = crate::run_lock::Starting::take(fs.root());
-    let all = load_tracepoints(&fs, &opts.compat, opts.verbose)?;
     let arch = Arch::native();
+    let source = syscall_source::choose(pushdown, arch, &opts.compat, &|e| {
+        fs.event_exists("syscalls", &format!("sys_enter_{e}"))
+            && fs.event_exists("syscalls", &format!("sys_exit_{e}"))
+    });
+    if opts.verbose {
+        eprintln!("tpdig: syscall source: {source}");
+    }
+    let all = load_tracepoints(&fs, &opts.compat, &source, opts.verbose)?;
     let me = (!opts.include_self && !opts.compat.no_set_filter && opts.command.is_none())
         .then(|| nix::unistd::gettid().as_raw());
     let plan = kernel_filter::plan(&all, pushdown, me, arch);
@@ -289,6 +312,12 @@ pub fn open_capture(
         );
     }
     cfg.overwrite = overwrite;
+    if matches!(source, SyscallSource::PerCall { .. }) {
+        // No raw sys_enter among the events: calibrate (when needed) on the call it makes.
+        cfg.calibrate_with = load_one(&fs, "syscalls", "sys_enter_getppid")
+            .ok()
+            .map(|t| t.format.id);
+    }
     let mut engine = Engine::open(RealKernel, &specs, &cfg).map_err(perf_error)?;
     for (name, err) in engine.skipped() {
         eprintln!(

@@ -86,6 +86,9 @@ pub struct EngineConfig {
     pub tasks: Vec<i32>,
     /// Ask for overwrite rings (write_backward, read-only mapping); see the module docs.
     pub overwrite: bool,
+    /// The tracepoint to calibrate the clock with when no sys_enter is among those opened
+    /// (per-syscall events: `syscalls:sys_enter_getppid`, the call calibration makes).
+    pub calibrate_with: Option<u32>,
 }
 
 impl EngineConfig {
@@ -95,6 +98,7 @@ impl EngineConfig {
             compat,
             tasks: Vec::new(),
             overwrite: false,
+            calibrate_with: None,
         }
     }
 }
@@ -688,6 +692,7 @@ impl<K: Kernel> Engine<K> {
                                 || t.name == "syscalls:sys_enter")
                     })
                     .map(|(t, _)| t.id)
+                    .or(cfg.calibrate_with)
             };
             match cal.map(|id| Clock::calibrate(&kernel, id, n.size, n.open_flags())) {
                 Some(Ok(c)) => c,

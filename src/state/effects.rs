@@ -38,6 +38,64 @@ const CLONE_VM: u64 = 0x100;
 const CLONE_VFORK: u64 = 0x4000;
 const SIGCHLD: u64 = 17;
 
+/// Every system call whose exit changes the state here (or, `listen` and `connect`, whose
+/// arguments the socket-state records are matched with: `State::on_tcp_change`). The one
+/// list of them: the kernel filters keep these calls when the user's filter would drop
+/// them, and a capture that opens per-syscall tracepoints opens these too, so that names
+/// stay right. `every_call_that_changes_state_is_listed` holds `apply_exit` to it.
+pub const STATE_CALLS: &[&str] = &[
+    "open",
+    "openat",
+    "openat2",
+    "creat",
+    "close",
+    "close_range",
+    "dup",
+    "dup2",
+    "dup3",
+    "fcntl",
+    "socket",
+    "socketpair",
+    "accept",
+    "accept4",
+    "connect",
+    "bind",
+    "listen",
+    "pipe",
+    "pipe2",
+    "eventfd",
+    "eventfd2",
+    "signalfd",
+    "signalfd4",
+    "timerfd_create",
+    "inotify_init",
+    "inotify_init1",
+    "epoll_create",
+    "epoll_create1",
+    "memfd_create",
+    "memfd_secret",
+    "pidfd_open",
+    "userfaultfd",
+    "io_uring_setup",
+    "perf_event_open",
+    "fanotify_init",
+    "clone",
+    "clone3",
+    "fork",
+    "vfork",
+    "unshare",
+    "execve",
+    "execveat",
+    "chdir",
+    "fchdir",
+    "setuid",
+    "setgid",
+    "setreuid",
+    "setregid",
+    "setresuid",
+    "setresgid",
+];
+
 /// Applies the effect of syscall `name` made by `tid` of process `pid`, which returned
 /// `ret`. `args` are the enter arguments; `resolved(i)` the user-memory bytes of argument
 /// `i` if a synchronous source copied them. `_ts` is the exit time (kept for callers that
@@ -575,6 +633,127 @@ fn set_ids(st: &mut State, tid: u32, name: &str, args: &[u64; 6]) {
             if let Some(e) = id(1) {
                 t.egid = Some(e);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod list_tests {
+    use super::*;
+    use crate::syscalls::{self, Arch};
+    use std::net::{IpAddr, Ipv4Addr};
+
+    /// A process with a cwd, files, a directory, a listening socket, credentials and a child
+    /// that shares its fd table.
+    fn busy_state() -> State {
+        let mut st = State::default();
+        st.touch(100, 100);
+        st.touch(101, 100);
+        st.procs.get_mut(100).unwrap().cwd = Some("/home/u".into());
+        for fd in 0..8 {
+            insert(
+                &mut st,
+                100,
+                fd,
+                FdInfo::new(FdKind::File, format!("/f{fd}"), 0),
+            );
+        }
+        insert(
+            &mut st,
+            100,
+            8,
+            FdInfo::new(FdKind::Directory, "/d", O_DIRECTORY),
+        );
+        let mut s = FdInfo::new(FdKind::Ipv4, "", 0);
+        s.set_tuple(SockTuple::server(
+            Some(L4Proto::Tcp),
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            80,
+        ));
+        insert(&mut st, 100, 9, s);
+        // A child process sharing the fd table (unshare has something to split).
+        st.on_new_task(
+            100,
+            100,
+            200,
+            Some(super::super::CLONE_FILES | SIGCHLD),
+            None,
+        );
+        let t = st.threads.get_mut(100).unwrap();
+        (t.uid, t.euid, t.gid, t.egid) = (Some(0), Some(0), Some(0), Some(0));
+        st
+    }
+
+    /// Runs every syscall of every table that is not in `STATE_CALLS` with argument and
+    /// result patterns that make the listed calls change something, and requires the state
+    /// to stay as it was: a call added to `apply_exit` without being listed fails here.
+    #[test]
+    fn every_call_that_changes_state_is_listed() {
+        let sockaddr: Vec<u8> = [2u8, 0, 0, 81, 127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0].to_vec();
+        let resolved: Vec<u8> = b"x/y\0".to_vec();
+        let arg_sets: [[u64; 6]; 6] = [
+            [3, 4, 5, 6, 7, 8],
+            [9, 0, 0, 0, 0, 0],
+            [8, 1030, 1, 0, 0, 0],
+            [3, 4, 0o200_000, 0, 0, 0],
+            [0x400, 0, 0, 0, 0, 0],
+            [0, 10, 6, 0, 0, 0],
+        ];
+        let mut checked = 0;
+        for arch in Arch::ALL {
+            for (_, name) in syscalls::all(arch) {
+                if STATE_CALLS.contains(&name) {
+                    continue;
+                }
+                for args in &arg_sets {
+                    for ret in [0, 3, 12, -1] {
+                        for res in [None, Some(&resolved), Some(&sockaddr)] {
+                            let mut st = busy_state();
+                            let before = format!("{st:?}");
+                            apply_exit(
+                                &mut st,
+                                100,
+                                100,
+                                name,
+                                args,
+                                ret,
+                                &|_| res.map(|v| v.as_slice()),
+                                0,
+                            );
+                            assert_eq!(before, format!("{st:?}"), "{name} {args:?} {ret}");
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 10_000, "{checked}");
+        // And each listed call does change something with one of the patterns (the list
+        // holds no dead names), except the two `on_tcp_change` reads.
+        for name in STATE_CALLS
+            .iter()
+            .filter(|n| !matches!(**n, "listen" | "connect" | "bind"))
+        {
+            let changed = arg_sets.iter().any(|args| {
+                [0, 3, 12, -1].iter().any(|&ret| {
+                    [None, Some(&resolved), Some(&sockaddr)].iter().any(|res| {
+                        let mut st = busy_state();
+                        let before = format!("{st:?}");
+                        apply_exit(
+                            &mut st,
+                            100,
+                            100,
+                            name,
+                            args,
+                            ret,
+                            &|_| res.map(|v| v.as_slice()),
+                            0,
+                        );
+                        before != format!("{st:?}")
+                    })
+                })
+            });
+            assert!(changed, "{name} is listed but changed nothing");
         }
     }
 }
