@@ -245,10 +245,18 @@ pub fn open_capture(
     let fs = locate_tracefs(&opts.compat)?;
     let starting = crate::run_lock::Starting::take(fs.root());
     let arch = Arch::native();
-    let source = syscall_source::choose(pushdown, arch, &opts.compat, &|e| {
-        fs.event_exists("syscalls", &format!("sys_enter_{e}"))
-            && fs.event_exists("syscalls", &format!("sys_exit_{e}"))
-    });
+    // A per-syscall event's sample carries the caller's user registers, so its call chain
+    // has no kernel frames; -k keeps raw_syscalls unless the other source is forced.
+    let source = if opts.stack && !opts.compat.per_syscall {
+        SyscallSource::Raw {
+            why: "-k needs kernel call chains (per-syscall events have none)".into(),
+        }
+    } else {
+        syscall_source::choose(pushdown, arch, &opts.compat, &|e| {
+            fs.event_exists("syscalls", &format!("sys_enter_{e}"))
+                && fs.event_exists("syscalls", &format!("sys_exit_{e}"))
+        })
+    };
     if opts.verbose {
         eprintln!("tpdig: syscall source: {source}");
     }

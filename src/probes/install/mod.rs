@@ -223,7 +223,8 @@ impl ProbeSet {
                 eprobed.retain(|sc| set.events.iter().any(|e| e.name == *sc));
                 set.skipped.push(Skipped {
                     what: "event probes".into(),
-                    why: "created, but this kernel gives them no perf registration (no samples)".into(),
+                    why: "created, but this kernel gives them no perf registration (no samples)"
+                        .into(),
                 });
             }
         }
