@@ -594,8 +594,11 @@ fn pushdown_case(
     let (f, u) = (events_read(&fe), events_read(&ue));
     println!("events read in 1 s under load: filtered ({what}) {f}, unfiltered {u}");
     assert!(u >= 10_000, "the load should give many events: {u}\n{ue}");
+    // The calls that keep process and fd state pass the kernel filter from every process
+    // (by design), so other work on the machine (a detached teardown closing events, a
+    // build) adds to the filtered count; a filter not pushed down reads about as many.
     assert!(
-        f * 100 < u,
+        f * 20 < u,
         "{what} filter read {f} events vs {u} unfiltered: not pushed down?\n{fe}"
     );
 }
