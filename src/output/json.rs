@@ -58,7 +58,8 @@ impl<W: Write> JsonSink<W> {
             write_json_str(key, &mut self.line);
             self.line.push(':');
             match view.value(field) {
-                None => self.line.push_str("null"),
+                // sysdig writes a field the event lacks as the string "<NA>", as in its text.
+                None => self.line.push_str("\"<NA>\""),
                 Some(v) => write_json_value(&v, &mut self.line),
             }
         }
