@@ -15,6 +15,7 @@ use crate::output::json::JsonSink;
 use crate::output::line::FormatSink;
 use crate::output::text::TextSink;
 use crate::output::time::TimeMode;
+use crate::output::write_behind::WriteBehind;
 use crate::pipeline::{Pipeline, Selection};
 use crate::source::file::{ReplayOptions, replay};
 use crate::state::{Comm, State};
@@ -140,7 +141,13 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
             .collect(),
         max_events: cli.numevents,
     };
-    let out = BufWriter::with_capacity(64 * 1024, destination.writer()?);
+    // The event stream: written by a thread of its own unless every event must be
+    // written as it comes (-U).
+    let out: Box<dyn Write> = if cli.unbuffered {
+        Box::new(BufWriter::with_capacity(64 * 1024, destination.writer()?))
+    } else {
+        Box::new(WriteBehind::new(destination.writer()?))
+    };
     let mut capture: Option<Box<dyn Sink>> = cli.write.as_ref().map(|path| {
         let rotation = Rotation {
             bytes: cli.file_size.map(|mb| mb * 1_000_000),

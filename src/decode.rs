@@ -7,7 +7,6 @@
 
 use crate::syscalls::Arch;
 use crate::tracefs::{EventFormat, Field, FieldKind, SymbolTable};
-use std::collections::HashMap;
 use std::fmt;
 
 /// What tpdig does with a tracepoint's records, with the fields it reads resolved.
@@ -340,17 +339,21 @@ impl Event<'_> {
 #[derive(Debug)]
 pub struct Decoder {
     tracepoints: Vec<Tracepoint>,
-    by_id: HashMap<u16, usize>,
+    /// Index into `tracepoints` by `common_type` id (`NONE`: not opened): a table, since
+    /// every record looks its tracepoint up and ids are small.
+    by_id: Vec<u32>,
     pub arch: Arch,
 }
 
+const NONE: u32 = u32::MAX;
+
 impl Decoder {
     pub fn new(tracepoints: Vec<Tracepoint>, arch: Arch) -> Decoder {
-        let by_id = tracepoints
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.format.id as u16, i))
-            .collect();
+        let ids = || tracepoints.iter().map(|t| usize::from(t.format.id as u16));
+        let mut by_id = vec![NONE; ids().max().map_or(0, |m| m + 1)];
+        for (i, id) in ids().enumerate() {
+            by_id[id] = i as u32;
+        }
         Decoder {
             tracepoints,
             by_id,
@@ -381,7 +384,8 @@ impl Decoder {
     /// record is too short or of a tracepoint that was not opened.
     pub fn decode<'a>(&'a self, raw: &'a [u8]) -> Option<(&'a Tracepoint, Kind)> {
         let common_type = u16::from_le_bytes([*raw.first()?, *raw.get(1)?]);
-        let tp = &self.tracepoints[*self.by_id.get(&common_type)?];
+        let i = *self.by_id.get(usize::from(common_type))?;
+        let tp = self.tracepoints.get(i as usize)?;
         let kind = match &tp.role {
             Role::SysEnter { id, args } => {
                 let a = args.read(raw);

@@ -35,24 +35,28 @@ impl Destination {
         })
     }
 
-    /// A new, unbuffered handle on the stream (callers buffer it as they need).
-    pub fn writer(&self) -> AppResult<Box<dyn Write>> {
+    /// A new, unbuffered handle on the stream (callers buffer it as they need). Stdout is
+    /// not held locked, and every handle can move to another thread: the event stream is
+    /// written by one ([`super::write_behind`]) while others (`-S`, a chisel) share it.
+    pub fn writer(&self) -> AppResult<Box<dyn Write + Send>> {
         match self {
             Destination::Stdout => {
                 widen_pipe(&io::stdout());
-                Ok(Box::new(io::stdout().lock()))
+                Ok(Box::new(io::stdout()))
             }
-            Destination::File { path, file } => {
-                let dup = file.try_clone().map_err(|e| {
-                    AppError::runtime(format!(
-                        "-o {}: cannot duplicate the file: {e}",
-                        path.display()
-                    ))
-                })?;
-                Ok(Box::new(dup))
-            }
+            Destination::File { path, file } => Ok(Box::new(duplicate(path, file)?)),
         }
     }
+}
+
+/// Another handle on `-o`'s file, sharing its offset.
+fn duplicate(path: &Path, file: &File) -> AppResult<File> {
+    file.try_clone().map_err(|e| {
+        AppError::runtime(format!(
+            "-o {}: cannot duplicate the file: {e}",
+            path.display()
+        ))
+    })
 }
 
 /// Bytes asked of a pipe on stdout (Linux's default is 64 KiB; 1 MiB is the default

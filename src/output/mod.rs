@@ -13,6 +13,7 @@ pub mod scap_sink;
 pub mod text;
 pub mod time;
 pub mod trace_export;
+pub mod write_behind;
 
 use crate::calls::ValueSource;
 use crate::decode::Decoder;
