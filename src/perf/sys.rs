@@ -610,10 +610,11 @@ pub fn local_utc_offset(epoch_sec: i64) -> i64 {
 /// Lowers the calling thread's scheduling priority to `nice` (Linux applies nice values
 /// per thread). Best effort: an error leaves the priority as it was.
 pub fn nice_this_thread(nice: i32) {
-    // SAFETY: gettid has no preconditions; setpriority on our own thread id only changes
-    // its scheduling weight.
+    // Not libc's gettid(): std declares that symbol weak, and a static link-time-optimised
+    // build then leaves it unresolved (a call to address 0). The system call always exists.
+    let tid = nix::unistd::gettid().as_raw();
+    // SAFETY: setpriority on our own thread id only changes its scheduling weight.
     unsafe {
-        let tid = libc::gettid();
         let _ = libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice);
     }
 }
