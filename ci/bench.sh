@@ -430,6 +430,22 @@ R[b2b.tpdig]=$(median "${b1[@]}")
 R[b2b.ptrace]=$(median "${b2[@]}")
 R[b2b.runs.tpdig]="${b1[*]}"
 
+# ------------------------------------------------------------------ 5. filtered capture
+# The per-syscall tracepoints: ci/bench-filtered.sh runs the dd storm bare, under perf
+# record of the same per-syscall tracepoints, and under filtered tpdig runs; its table is
+# kept as printed and its medians read back for the targets.
+section "5. filtered capture (ci/bench-filtered.sh, dd count=$DD_N)"
+RUNS=$RUNS COUNT=$DD_N TPDIG=$TPDIG "$BENCH_ROOT/ci/bench-filtered.sh" >"$WORK/filtered.txt" 2>"$WORK/filtered.err" ||
+    bench_log "ci/bench-filtered.sh failed: $(tail -n3 "$WORK/filtered.err")"
+filtered_median() { # the seconds column of the row whose label starts with $1
+    awk -v l="$1" 'index($0, l) == 1 { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9.]+$/) { print $i; exit } }' "$WORK/filtered.txt"
+}
+R[f.bare]=$(filtered_median "bare")
+R[f.perf]=$(filtered_median "perf record")
+R[f.open]=$(filtered_median "tpdig -q evt.type=openat ")
+R[f.nginx]=$(filtered_median "tpdig -q 'evt.type in")
+R[f.raw]=$(filtered_median "tpdig -q evt.type=openat --compat")
+
 # ------------------------------------------------------------------ report
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 ELAPSED=$(($(date +%s) - START_S))
@@ -496,6 +512,11 @@ mode="full"
     echo "| names tier: \`-r -q\` events/s of a capture with / without the probe tier | $(fmt_n "${R[rate.rq]}")/s | $(fmt_n "${R[rate.rnp]}")/s | $(div "${R[rate.rq]}" "${R[rate.rnp]}" %.2f) | reported (no threshold) |"
     echo "| state engine: dd slowdown with / without (\`--compat no-state\`) | ${R[s.tq.dd]}x | ${R[s.tns.dd]}x | $(div "${R[s.tq.dd]}" "${R[s.tns.dd]}" %.2f) | reported (no threshold) |"
     echo "| state engine: \`-r -q\` events/s with / without | $(fmt_n "${R[rate.rq]}")/s | $(fmt_n "${R[rate.rns]}")/s | $(div "${R[rate.rq]}" "${R[rate.rns]}" %.2f) | reported (no threshold) |"
+    for f in open:'tpdig -q "evt.type=openat"' nginx:'tpdig -q "evt.type in (openat, connect) and proc.name=nginx"'; do
+        a=${R[f.${f%%:*}]:-?}
+        echo "| filtered: dd under \`${f#*:}\` <= 1.1x perf record of the same per-syscall tracepoints | ${a} s | ${R[f.perf]:-?} s | $(div "$a" "${R[f.perf]:-?}" %.2f) | $(ok 'a <= 1.1 * b' "$a" "${R[f.perf]:-?}") |"
+        echo "| filtered: the same <= 1.3x bare | ${a} s | bare ${R[f.bare]:-?} s | $(div "$a" "${R[f.bare]:-?}" %.2f) | $(ok 'a <= 1.3 * b' "$a" "${R[f.bare]:-?}") |"
+    done
     if ((HAVE_FLIGHT)); then
         echo "| flight recorder: dd slowdown under \`--flight-recorder -w F --no-final-dump\` (vs \`-q\`) | ${R[s.tfr.dd]}x | ${R[s.tq.dd]}x | $(div "${R[s.tfr.dd]}" "${R[s.tq.dd]}" %.2f) | reported (its readiness is guessed: it prints no \`capturing\` line, so the run starts 1 s after its probes line) |"
         echo "| flight recorder: tpdig CPU seconds over ${MEM_SECS} s under load (vs \`-q\`) | ${R[cpu.mfr]:-?} s | ${R[cpu.mq]:-?} s | $(div "${R[cpu.mfr]:-?}" "${R[cpu.mq]:-?}" %.2f) | unverified: the harness cannot tell when the recorder is ready or whether the process it measures is the one recording (no -v summary); a near-zero figure means it measured the wrong thing |"
@@ -593,6 +614,17 @@ mode="full"
     echo "Back to back (\`tpdig -n 10\` started as the previous one exits, while its teardown"
     echo "runs; median of $FIRST_RUNS): first event after ${R[b2b.tpdig]} s (runs: ${R[b2b.runs.tpdig]}),"
     echo "\`perf trace -a\` the same way ${R[b2b.ptrace]} s."
+    echo
+    echo "## 5. Filtered capture"
+    echo
+    echo "\`ci/bench-filtered.sh\`: the dd storm (none of its calls selected) bare, under \`perf record -a\`"
+    echo "of the per-syscall tracepoints tpdig opens for the selection, and under filtered tpdig runs"
+    echo "(per-syscall tracepoints chosen; the last row forces the raw_syscalls source). dd's own"
+    echo "elapsed time, medians of $RUNS:"
+    echo
+    echo '```'
+    sed '/^$/d' "$WORK/filtered.txt"
+    echo '```'
     echo
     echo "## Where tpdig is behind"
     echo
