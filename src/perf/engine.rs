@@ -232,6 +232,9 @@ struct Negotiation {
     backward: bool,
     backward_settled: bool,
     backward_state: Feature,
+    /// Bytes of user stack `-k` samples copy for unwinding; 0 with `no-stack-dump` or an
+    /// attr too small to carry the request (frame-pointer chains only).
+    stack_dump: u32,
 }
 
 impl Negotiation {
@@ -257,7 +260,25 @@ impl Negotiation {
             } else {
                 Feature::Unused
             },
+            stack_dump: if c.no_stack_dump || c.attr_v0 {
+                0
+            } else {
+                attr::DEFAULT_STACK_DUMP
+            },
         }
+    }
+
+    /// The layout of the records of an event opened with the settled choices.
+    fn layout(&self, stack: bool) -> SampleLayout {
+        SampleLayout::of(&tracepoint_attr(
+            (0, stack),
+            self.size,
+            -1,
+            0,
+            false,
+            false,
+            self.stack_dump,
+        ))
     }
 
     fn open_flags(&self) -> u64 {
@@ -355,6 +376,7 @@ fn tracepoint_attr(
     watermark: u32,
     clockid: bool,
     backward: bool,
+    stack_dump: u32,
 ) -> perf_event_attr {
     attr::tracepoint(
         id as u64,
@@ -365,6 +387,7 @@ fn tracepoint_attr(
             inherit: pid >= 0,
             write_backward: backward,
             stack,
+            stack_dump,
         },
     )
 }
@@ -389,7 +412,7 @@ fn open_sized<K: Kernel>(
     };
     let mut retried = false;
     loop {
-        let mut a = tracepoint_attr(tp, n.size, pid, watermark, clockid, backward);
+        let mut a = tracepoint_attr(tp, n.size, pid, watermark, clockid, backward, n.stack_dump);
         match k.perf_event_open(&mut a, pid, cpu, -1, flags) {
             Ok(fd) => return Ok(fd),
             Err(e) if e.raw_os_error() == Some(libc::E2BIG) && !n.size_settled && !retried => {
@@ -549,6 +572,7 @@ impl<K: Kernel> Engine<K> {
                                 watermark,
                                 n.clockid,
                                 n.backward,
+                                n.stack_dump,
                             ),
                             pid,
                             cpu: cpu as i32,
@@ -669,11 +693,7 @@ impl<K: Kernel> Engine<K> {
                     ring: Ring::new(map),
                     cpu_index: ci,
                     owner: (ti, fi),
-                    layout: if stack {
-                        SampleLayout::tpdig_with_stack()
-                    } else {
-                        SampleLayout::tpdig()
-                    },
+                    layout: n.layout(stack),
                 });
                 owner.get_or_insert(rings.len() - 1);
             }

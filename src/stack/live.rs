@@ -35,7 +35,10 @@ impl LiveStacks {
     /// Names `s`'s chain (if any) and attaches it to the event at wall time `ts`.
     pub fn attach(&self, p: &mut Pipeline<'_>, s: &Sample<'_>, ts: u64) {
         if !s.callchain.is_empty() {
-            let stack = self.0.borrow_mut().stack(s.pid, s.callchain);
+            let stack = self
+                .0
+                .borrow_mut()
+                .stack(s.pid, s.callchain, s.regs_user, s.stack_user);
             p.attach_stack(s.tid, ts, stack);
         }
     }
