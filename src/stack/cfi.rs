@@ -455,8 +455,10 @@ mod tests {
         assert!(table(&[0x0c, 0x07]).row(0x1000).is_err());
     }
 
-    /// The C library's own tables: every FDE's rows at its first byte are "CFA = rsp+8,
-    /// return address at CFA-8" (nothing pushed yet), except signal trampolines.
+    /// The C library's own tables: nearly every FDE's row at its first byte is "CFA =
+    /// rsp+8, return address at CFA-8" (nothing pushed yet). The exceptions are fragments
+    /// the compiler split off (`.cold` parts start inside their parent's frame), PLT
+    /// stubs and signal trampolines: 88 of 3713 in Debian 12's libc.
     #[test]
     fn system_libc_entry_rows() {
         let Ok(bytes) = std::fs::read("/lib/x86_64-linux-gnu/libc.so.6") else {
@@ -476,7 +478,7 @@ mod tests {
                 t.row(pc).unwrap().unwrap();
             }
         }
-        assert!(ok * 100 >= t.fdes.len() * 99, "{ok} of {}", t.fdes.len());
+        assert!(ok * 100 >= t.fdes.len() * 95, "{ok} of {}", t.fdes.len());
     }
 
     #[test]
