@@ -89,6 +89,9 @@ pub struct EngineConfig {
     /// The tracepoint to calibrate the clock with when no sys_enter is among those opened
     /// (per-syscall events: `syscalls:sys_enter_getppid`, the call calibration makes).
     pub calibrate_with: Option<u32>,
+    /// Bytes of user stack each `-k` sample copies for the `.eh_frame` unwinder (rounded
+    /// down to a multiple of 8); 0, or the `no-stack-dump` switch: frame pointers only.
+    pub stack_dump: u32,
 }
 
 impl EngineConfig {
@@ -99,9 +102,14 @@ impl EngineConfig {
             tasks: Vec::new(),
             overwrite: false,
             calibrate_with: None,
+            stack_dump: attr::DEFAULT_STACK_DUMP,
         }
     }
 }
+
+/// The largest user stack copy: the record's size is a u16, and the copy shares it with
+/// the raw payload and the call chain.
+pub const MAX_STACK_DUMP: u32 = 60 * 1024;
 
 /// Spare descriptors kept free beyond the perf events (stdio, tracefs, output files,
 /// the calibration event).
@@ -526,6 +534,9 @@ impl<K: Kernel> Engine<K> {
         let data_pages = ring_pages(cfg.buffer_bytes, page);
         let watermark = u32::try_from(data_pages * page / 4).unwrap_or(u32::MAX);
         let mut n = Negotiation::new(&cfg.compat, cfg.overwrite);
+        if !cfg.compat.no_stack_dump && !cfg.compat.attr_v0 {
+            n.stack_dump = cfg.stack_dump.min(MAX_STACK_DUMP) & !7;
+        }
 
         let mut open_tps = Vec::with_capacity(tps.len());
         let mut skipped = Vec::new();

@@ -22,6 +22,7 @@ use super::kallsyms::Kallsyms;
 use super::maps::{Mapping, ProcessMaps, parse_proc_maps};
 use super::symbols::FileSymbols;
 use super::unwind::{Stop, UserRegs, unwind};
+use crate::fasthash::IntMap;
 use crate::perf::record::OwnedMmap;
 use crate::probes::elf::Elf;
 use std::collections::HashMap;
@@ -66,7 +67,15 @@ pub struct Symbolizer {
     maps: ProcessMaps,
     files: HashMap<String, Option<Object>>,
     counts: UnwindCounts,
+    /// CFI rows by (pid, address): a busy program asks for the same few addresses at
+    /// every sample, and a row costs a mapping lookup and a CFI program run. Cleared
+    /// when it grows past [`ROW_CACHE_MAX`]; a process's entries go when its mappings
+    /// change.
+    rows: IntMap<(u32, u64), Option<Row>>,
 }
+
+/// Rows cached before the cache starts over.
+const ROW_CACHE_MAX: usize = 1 << 16;
 
 impl Symbolizer {
     /// A symbolizer with the running kernel's symbols.
@@ -89,6 +98,9 @@ impl Symbolizer {
             let path = String::from_utf8_lossy(&m.filename).into_owned();
             if !path.starts_with('/') {
                 continue; // [vdso], anonymous executable memory (JITs)
+            }
+            if !self.rows.is_empty() {
+                self.rows.retain(|&(pid, _), _| pid != m.pid);
             }
             self.maps.insert(
                 m.pid,
@@ -176,28 +188,27 @@ impl Symbolizer {
 
     /// The symbols and unwind tables of `path` as `pid` sees it, read once.
     fn object(&mut self, pid: u32, path: &str) -> Option<&Object> {
-        self.files
-            .entry(path.to_string())
-            .or_insert_with(|| {
-                // A process in a container maps files of its own root.
-                let bytes = std::fs::read(format!("/proc/{pid}/root{path}"))
-                    .or_else(|_| std::fs::read(path))
-                    .ok()?;
-                let syms = FileSymbols::parse(&bytes).ok()?;
-                let cfi = Elf::parse(&bytes)
-                    .and_then(|e| CfiTable::parse(&e))
-                    .unwrap_or_default();
-                Some(Object { syms, cfi })
-            })
-            .as_ref()
+        load_object(&mut self.files, pid, path)
     }
 
     /// The CFI row of user address `pc` in `pid`.
     fn cfi_row(&mut self, pid: u32, pc: u64) -> Option<Row> {
-        let m = self.mapping(pid, pc)?;
-        let o = self.object(pid, &m.path)?;
-        let vaddr = o.syms.offset_to_vaddr(m.file_offset(pc))?;
-        o.cfi.row(vaddr).ok().flatten()
+        if let Some(r) = self.rows.get(&(pid, pc)) {
+            return *r;
+        }
+        if !self.maps.knows(pid) {
+            self.mapping(pid, pc);
+        }
+        let row = self.maps.find(pid, pc).and_then(|m| {
+            let o = load_object(&mut self.files, pid, &m.path)?;
+            let vaddr = o.syms.offset_to_vaddr(m.file_offset(pc))?;
+            o.cfi.row(vaddr).ok().flatten()
+        });
+        if self.rows.len() >= ROW_CACHE_MAX {
+            self.rows.clear();
+        }
+        self.rows.insert((pid, pc), row);
+        row
     }
 
     fn user_frame(&mut self, pid: u32, ip: u64, look: u64) -> Frame {
@@ -221,4 +232,28 @@ impl Symbolizer {
             symbol,
         }
     }
+}
+
+/// The symbols and unwind tables of `path` as `pid` sees it, read once (and remembered
+/// when unreadable).
+fn load_object<'a>(
+    files: &'a mut HashMap<String, Option<Object>>,
+    pid: u32,
+    path: &str,
+) -> Option<&'a Object> {
+    if !files.contains_key(path) {
+        // A process in a container maps files of its own root.
+        let obj = std::fs::read(format!("/proc/{pid}/root{path}"))
+            .or_else(|_| std::fs::read(path))
+            .ok()
+            .and_then(|bytes| {
+                let syms = FileSymbols::parse(&bytes).ok()?;
+                let cfi = Elf::parse(&bytes)
+                    .and_then(|e| CfiTable::parse(&e))
+                    .unwrap_or_default();
+                Some(Object { syms, cfi })
+            });
+        files.insert(path.to_string(), obj);
+    }
+    files.get(path)?.as_ref()
 }
