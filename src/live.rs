@@ -557,6 +557,9 @@ pub fn capture(
     pipeline.end(&lost);
     let elapsed = start.elapsed();
     if opts.verbose {
+        if let Some(k) = &stacks {
+            k.report();
+        }
         if let Some(lines) = pipeline.data_summary() {
             eprintln!(
                 "tpdig: I/O data (calls with data / calls that moved bytes): {}",
