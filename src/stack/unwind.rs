@@ -226,6 +226,62 @@ mod tests {
         assert_eq!((r.bp, r.sp, r.ip), (1, 2, 3));
     }
 
+    /// Real rules: three addresses of the system C library whose rows put the CFA at
+    /// rsp+16 or more (inside frames that pushed registers or made room for locals), and a
+    /// stack laid out the way those rows say. The walk must land on each return address.
+    #[test]
+    fn walks_a_stack_laid_out_by_the_c_librarys_own_rules() {
+        use super::super::cfi::CfiTable;
+        use crate::probes::elf::Elf;
+        let Ok(bytes) = std::fs::read("/lib/x86_64-linux-gnu/libc.so.6") else {
+            return;
+        };
+        let t = CfiTable::parse(&Elf::parse(&bytes).unwrap()).unwrap();
+        let elf = Elf::parse(&bytes).unwrap();
+        let ranges = elf.function_ranges().unwrap();
+        // (pc, cfa offset) of rows "CFA = rsp+N, N >= 16, return address at CFA-8".
+        let mut picks: Vec<(u64, i64)> = Vec::new();
+        for r in ranges.iter().step_by(97) {
+            let pc = r.start + r.len / 2;
+            if let Some(Row {
+                cfa: Cfa::RegOffset { reg: REG_RSP, offset },
+                ra: Rule::Offset(-8),
+                ..
+            }) = t.row(pc).unwrap()
+                && (16..512).contains(&offset)
+            {
+                picks.push((pc, offset));
+            }
+            if picks.len() == 3 {
+                break;
+            }
+        }
+        assert_eq!(picks.len(), 3, "libc has frames with locals");
+        // Frame i's return address (into frame i+1's pc, as after a call) sits at
+        // CFA_i - 8; the last frame returns to 0 (the outermost frame).
+        let sp = 0x7ffe_1000u64;
+        let mut stack = Vec::new();
+        let mut cfa = sp;
+        let mut want = vec![picks[0].0];
+        for (i, &(_, off)) in picks.iter().enumerate() {
+            cfa += off as u64;
+            stack.resize((cfa - sp) as usize, 0);
+            let ra = picks.get(i + 1).map_or(0, |p| p.0 + 1);
+            stack[(cfa - sp) as usize - 8..].copy_from_slice(&ra.to_ne_bytes());
+            if ra != 0 {
+                want.push(ra);
+            }
+        }
+        let regs = UserRegs {
+            ip: picks[0].0,
+            sp,
+            bp: 0,
+        };
+        let u = unwind(regs, &stack, 64, |pc| t.row(pc).ok().flatten());
+        assert_eq!(u.ips, want);
+        assert_eq!(u.stop, Stop::Outermost);
+    }
+
     #[test]
     fn never_panics_on_hostile_rows() {
         let stack = words(&[u64::MAX, 0, 8, u64::MAX - 7]);
