@@ -243,6 +243,7 @@ struct Negotiation {
     /// Bytes of user stack `-k` samples copy for unwinding; 0 with `no-stack-dump` or an
     /// attr too small to carry the request (frame-pointer chains only).
     stack_dump: u32,
+    stack_dump_settled: bool,
 }
 
 impl Negotiation {
@@ -273,6 +274,7 @@ impl Negotiation {
             } else {
                 attr::DEFAULT_STACK_DUMP
             },
+            stack_dump_settled: false,
         }
     }
 
@@ -298,8 +300,43 @@ impl Negotiation {
     }
 }
 
-/// Opens one event with the negotiated options, settling them on first success.
+/// Opens one event with the negotiated options, settling them on first success. A `-k`
+/// event the kernel refuses (EINVAL) with the user stack copy is retried without it, for
+/// kernels before PERF_SAMPLE_REGS_USER / STACK_USER (3.7); the first `-k` event settles
+/// the choice for all of them, since their rings share one layout.
 fn open_one<K: Kernel>(
+    k: &K,
+    n: &mut Negotiation,
+    tp: (u32, bool),
+    pid: i32,
+    cpu: i32,
+    watermark: u32,
+) -> io::Result<OwnedFd> {
+    let r = open_candidates(k, n, tp, pid, cpu, watermark);
+    if !tp.1 || n.stack_dump_settled {
+        return r;
+    }
+    match r {
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) && n.stack_dump > 0 => {
+            let asked = n.stack_dump;
+            n.stack_dump = 0;
+            let again = open_candidates(k, n, tp, pid, cpu, watermark);
+            if again.is_ok() {
+                n.stack_dump_settled = true;
+                return again;
+            }
+            n.stack_dump = asked;
+            Err(e)
+        }
+        Ok(fd) => {
+            n.stack_dump_settled = true;
+            Ok(fd)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn open_candidates<K: Kernel>(
     k: &K,
     n: &mut Negotiation,
     (id, stack): (u32, bool),
@@ -1126,6 +1163,41 @@ mod tests {
         assert_eq!(e.clock().mode(), ClockMode::Monotonic);
         assert_eq!(e.cpus(), &[0, 1]);
         assert!(e.skipped().is_empty());
+    }
+
+    #[test]
+    fn stack_events_copy_the_user_stack_unless_the_kernel_or_a_switch_refuses() {
+        let stack_tps = || {
+            let mut t = tps();
+            t[0].stack = true;
+            t
+        };
+        let k = FakeKernel::default();
+        let e = Engine::open(&k, &stack_tps(), &cfg()).unwrap();
+        let dumps: Vec<u32> = k.opened.borrow().iter().map(|o| o.stack_dump).collect();
+        assert_eq!(dumps, vec![8192, 8192, 0, 0]);
+        assert!(e.rings.iter().any(|r| r.layout.stack_user));
+        // A kernel without STACK_USER: -k events open with frame-pointer chains only.
+        let k = FakeKernel {
+            stack_dump_ok: false,
+            ..Default::default()
+        };
+        let e = Engine::open(&k, &stack_tps(), &cfg()).unwrap();
+        assert!(k.opened.borrow().iter().all(|o| o.stack_dump == 0));
+        assert_eq!(k.opened.borrow().len(), 4);
+        assert!(e.rings.iter().all(|r| !r.layout.stack_user));
+        assert!(e.rings.iter().any(|r| r.layout.callchain.is_some()));
+        // The switch, and a size asked for.
+        let k = FakeKernel::default();
+        let mut c = cfg();
+        c.compat.no_stack_dump = true;
+        Engine::open(&k, &stack_tps(), &c).unwrap();
+        assert!(k.opened.borrow().iter().all(|o| o.stack_dump == 0));
+        let k = FakeKernel::default();
+        let mut c = cfg();
+        c.stack_dump = 4100;
+        Engine::open(&k, &stack_tps(), &c).unwrap();
+        assert_eq!(k.opened.borrow()[0].stack_dump, 4096);
     }
 
     #[test]

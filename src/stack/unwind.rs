@@ -244,7 +244,11 @@ mod tests {
         for r in ranges.iter().step_by(97) {
             let pc = r.start + r.len / 2;
             if let Some(Row {
-                cfa: Cfa::RegOffset { reg: REG_RSP, offset },
+                cfa:
+                    Cfa::RegOffset {
+                        reg: REG_RSP,
+                        offset,
+                    },
                 ra: Rule::Offset(-8),
                 ..
             }) = t.row(pc).unwrap()
