@@ -42,6 +42,9 @@ pub struct Compat {
     /// Fetch I/O data as a series of `u64` probe arguments, as kernels without array
     /// fetch types (before 4.x) need.
     pub no_array_fetch: bool,
+    /// `-k` without the user stack copy (PERF_SAMPLE_STACK_USER, 3.7+): user frames come
+    /// from the kernel's frame-pointer walk only.
+    pub no_stack_dump: bool,
     /// Events change no process or fd state (names stay as the start snapshot has them):
     /// for measuring what the state engine costs. Not part of `all`, which is about old
     /// kernels.
@@ -93,6 +96,10 @@ pub const SWITCHES: &[(&str, &str)] = &[
         "no-array-fetch",
         "copy I/O data as a series of u64 probe arguments (no array fetch types)",
     ),
+    (
+        "no-stack-dump",
+        "-k: frame-pointer user stacks only, no user stack copy to unwind with .eh_frame",
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,6 +138,7 @@ impl Compat {
                 "no-eprobes" => c.no_eprobes = true,
                 "no-uprobes" => c.no_uprobes = true,
                 "no-array-fetch" => c.no_array_fetch = true,
+                "no-stack-dump" => c.no_stack_dump = true,
                 "no-state" => c.no_state = true,
                 "all" => {
                     c = Compat {
@@ -149,6 +157,7 @@ impl Compat {
                         no_eprobes: true,
                         no_uprobes: true,
                         no_array_fetch: true,
+                        no_stack_dump: true,
                         no_state: c.no_state,
                     }
                 }
@@ -166,6 +175,7 @@ impl Compat {
             prefer_debugfs: self.prefer_debugfs || o.prefer_debugfs,
             no_set_filter: self.no_set_filter || o.no_set_filter,
             no_array_fetch: self.no_array_fetch || o.no_array_fetch,
+            no_stack_dump: self.no_stack_dump || o.no_stack_dump,
             no_set_output: self.no_set_output || o.no_set_output,
             no_write_backward: self.no_write_backward || o.no_write_backward,
             old_syscall_names: self.old_syscall_names || o.old_syscall_names,

@@ -204,6 +204,19 @@ pub fn locate_tracefs(compat: &Compat) -> AppResult<Tracefs> {
     tracefs::locate(&opts).map_err(tracefs_error)
 }
 
+/// `TPDIG_STACK_DUMP=BYTES`: the size of the user stack copy `-k` samples carry (0:
+/// frame pointers only), for deep stacks or to measure what the copy costs.
+fn stack_dump_from_env() -> Result<Option<u32>, AppError> {
+    match std::env::var("TPDIG_STACK_DUMP") {
+        Ok(v) => v.trim().parse::<u32>().map(Some).map_err(|e| {
+            AppError::usage(format!(
+                "TPDIG_STACK_DUMP={v}: {e} (a byte count, e.g. 8192)"
+            ))
+        }),
+        Err(_) => Ok(None),
+    }
+}
+
 fn tracefs_error(e: TracefsError) -> AppError {
     let kind = match e {
         TracefsError::PermissionDenied { .. } => ExitKind::Permission,
@@ -320,6 +333,9 @@ pub fn open_capture(
         );
     }
     cfg.overwrite = overwrite;
+    if let Some(bytes) = stack_dump_from_env()? {
+        cfg.stack_dump = bytes;
+    }
     if matches!(source, SyscallSource::PerCall { .. }) {
         // No raw sys_enter among the events: calibrate (when needed) on the call it makes.
         cfg.calibrate_with = load_one(&fs, "syscalls", "sys_enter_getppid")
@@ -541,6 +557,9 @@ pub fn capture(
     pipeline.end(&lost);
     let elapsed = start.elapsed();
     if opts.verbose {
+        if let Some(k) = &stacks {
+            k.report();
+        }
         if let Some(lines) = pipeline.data_summary() {
             eprintln!(
                 "tpdig: I/O data (calls with data / calls that moved bytes): {}",

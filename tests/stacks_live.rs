@@ -1,6 +1,8 @@
 //! `-k`: the call stack of a selected event, live and read back from a capture on a
 //! reader that no longer has the binary. The workload is a C program with a uniquely
-//! named function on the path to `write`, built with frame pointers.
+//! named function on the path to `write`, built with frame pointers, and another built
+//! without them (`-O2 -fomit-frame-pointer`), whose callers only the `.eh_frame` unwind of
+//! the sample's user stack copy finds.
 
 mod common;
 
@@ -16,14 +18,36 @@ __attribute__((noinline)) void tpdig_unique_stack_fn(void) { emit_line("hello\n"
 int main(void) { tpdig_unique_stack_fn(); return 0; }
 "#;
 
+/// Without frame pointers: `tpdig_unique_nofp_fn` calls `write` through `emit_nofp`;
+/// neither keeps rbp, and work after each call keeps gcc from turning them into jumps.
+const NOFP_PROGRAM: &str = r#"
+#include <string.h>
+#include <unistd.h>
+__attribute__((noinline)) long emit_nofp(const char *s) {
+    long r = write(1, s, strlen(s));
+    __asm__ volatile("" ::: "memory");
+    return r + 1;
+}
+__attribute__((noinline)) long tpdig_unique_nofp_fn(const char *s) {
+    long r = emit_nofp(s);
+    __asm__ volatile("" ::: "memory");
+    return r * 3;
+}
+int main(void) { return tpdig_unique_nofp_fn("hello\n") == 21 ? 0 : 1; }
+"#;
+
 fn tmp(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("tpdig-stk-{}-{name}", std::process::id()))
 }
 
 /// Builds PROGRAM with `flags`; `None` when no C compiler is installed.
 fn build(name: &str, flags: &[&str]) -> Option<PathBuf> {
+    build_source(name, PROGRAM, flags)
+}
+
+fn build_source(name: &str, program: &str, flags: &[&str]) -> Option<PathBuf> {
     let src = tmp(&format!("{name}.c"));
-    std::fs::write(&src, PROGRAM).unwrap();
+    std::fs::write(&src, program).unwrap();
     let bin = tmp(name);
     let ok = Command::new("gcc")
         .args(flags)
@@ -51,12 +75,16 @@ fn write_entry_frames(out: &str) -> Vec<String> {
 }
 
 fn assert_stack(frames: &[String], bin: &Path) {
+    assert_stack_with(frames, bin, "tpdig_unique_stack_fn")
+}
+
+fn assert_stack_with(frames: &[String], bin: &Path, function: &str) {
     let text = frames.join("\n");
     let bin = bin.to_str().unwrap();
     assert!(
         frames
             .iter()
-            .any(|f| f.starts_with(&format!(" > {bin}(tpdig_unique_stack_fn+"))),
+            .any(|f| f.starts_with(&format!(" > {bin}({function}+"))),
         "the program's function is not in the user stack:\n{text}"
     );
     // raw_syscalls fire on the system-call path: entry code and the syscall dispatcher.
@@ -148,4 +176,69 @@ fn without_k_events_carry_no_stack() {
     assert!(text.contains(" > write "), "{text}");
     assert!(!text.lines().any(|l| l.starts_with(" > ")), "{text}");
     let _ = std::fs::remove_file(&bin);
+}
+
+#[test]
+fn stack_of_code_without_frame_pointers_comes_from_eh_frame_live_and_from_a_capture() {
+    if !can_trace() {
+        return;
+    }
+    let Some(bin) = build_source("nofp", NOFP_PROGRAM, &["-O2", "-fomit-frame-pointer"]) else {
+        eprintln!("skipped: no gcc");
+        return;
+    };
+    let path = bin.to_str().unwrap();
+    // Frame pointers only (the kernel's chain): the callers are lost, so the check
+    // below tests the unwinder, not the compiler's choices.
+    let fp_only = run(
+        &["-k", "evt.type=write", "--", path],
+        &[("TPDIG_COMPAT", "no-stack-dump")],
+    );
+    assert!(fp_only.status.success());
+    let fp_frames = write_entry_frames(&String::from_utf8_lossy(&fp_only.stdout));
+    assert!(
+        !fp_frames.iter().any(|f| f.contains("tpdig_unique_nofp_fn")),
+        "the frame-pointer chain found the function; the program does not test the unwinder:\n{}",
+        fp_frames.join("\n")
+    );
+
+    let cap = tmp("nofp.tpd");
+    let out = run(
+        &[
+            "-k",
+            "--tee",
+            "-w",
+            cap.to_str().unwrap(),
+            "evt.type=write",
+            "--",
+            path,
+        ],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let live = String::from_utf8_lossy(&out.stdout).into_owned();
+    let frames = write_entry_frames(&live);
+    assert_stack_with(&frames, &bin, "tpdig_unique_nofp_fn");
+    // The whole path: the helper between, and main above it.
+    let text = frames.join("\n");
+    let at = |name: &str| {
+        frames
+            .iter()
+            .position(|f| f.starts_with(&format!(" > {path}({name}+")))
+            .unwrap_or_else(|| panic!("no {name} frame:\n{text}"))
+    };
+    assert!(at("emit_nofp") < at("tpdig_unique_nofp_fn"), "{text}");
+    assert!(at("tpdig_unique_nofp_fn") < at("main"), "{text}");
+
+    // The reader has no binary: the capture carries the named frames, not the stack copy.
+    std::fs::remove_file(&bin).unwrap();
+    let read = run(&["-r", cap.to_str().unwrap()], &[]);
+    assert!(read.status.success());
+    let replay = String::from_utf8_lossy(&read.stdout).into_owned();
+    assert_eq!(write_entry_frames(&replay), frames);
+    let _ = std::fs::remove_file(&cap);
 }

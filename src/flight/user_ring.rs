@@ -41,6 +41,8 @@ impl OwnedSample {
             cpu: self.cpu,
             raw: &self.raw,
             callchain: &[],
+            regs_user: &[],
+            stack_user: &[],
         }
     }
 }
@@ -130,6 +132,8 @@ mod tests {
             cpu: 0,
             raw,
             callchain: &[],
+            regs_user: &[],
+            stack_user: &[],
         }
     }
 

@@ -14,8 +14,8 @@
 use perf_event_open_sys::bindings::{
     self, PERF_ATTR_SIZE_VER0, PERF_ATTR_SIZE_VER3, PERF_SAMPLE_ADDR, PERF_SAMPLE_CALLCHAIN,
     PERF_SAMPLE_CPU, PERF_SAMPLE_ID, PERF_SAMPLE_IDENTIFIER, PERF_SAMPLE_IP, PERF_SAMPLE_PERIOD,
-    PERF_SAMPLE_RAW, PERF_SAMPLE_STREAM_ID, PERF_SAMPLE_TID, PERF_SAMPLE_TIME,
-    PERF_TYPE_TRACEPOINT, perf_event_attr,
+    PERF_SAMPLE_RAW, PERF_SAMPLE_REGS_USER, PERF_SAMPLE_STACK_USER, PERF_SAMPLE_STREAM_ID,
+    PERF_SAMPLE_TID, PERF_SAMPLE_TIME, PERF_TYPE_TRACEPOINT, perf_event_attr,
 };
 use std::fmt;
 
@@ -53,7 +53,20 @@ pub struct AttrOptions {
     /// (PERF_SAMPLE_CALLCHAIN), and the event reports executable mappings (PERF_RECORD_MMAP)
     /// so user addresses can be named after the process is gone.
     pub stack: bool,
+    /// With `stack`: bytes of the user stack each sample copies (PERF_SAMPLE_STACK_USER,
+    /// with the user registers the unwinder starts from, PERF_SAMPLE_REGS_USER), so code
+    /// built without frame pointers can be unwound from its `.eh_frame`. 0: frame
+    /// pointers only. Ignored when `size` cannot carry the fields (they sit at 80..96).
+    pub stack_dump: u32,
 }
+
+/// The user registers `-k` samples carry (perf_regs.h, x86): bp, sp, ip, in that order
+/// in the record (ascending bit number).
+pub const USER_REGS_MASK: u64 = (1 << 6) | (1 << 7) | (1 << 8);
+
+/// The default user stack copy: 8 KiB, measured in BENCHMARKS.md (`-k` on a write storm).
+/// A multiple of 8, as the kernel requires; the record's u16 size caps it below 64 KiB.
+pub const DEFAULT_STACK_DUMP: u32 = 8192;
 
 /// Builds the attr for tracepoint `id` (its tracefs `id` file) as tpdig samples it.
 pub fn tracepoint(id: u64, opts: &AttrOptions) -> perf_event_attr {
@@ -68,6 +81,11 @@ pub fn tracepoint(id: u64, opts: &AttrOptions) -> perf_event_attr {
     if opts.stack {
         a.sample_type |= PERF_SAMPLE_CALLCHAIN as u64;
         a.set_mmap(1);
+        if opts.stack_dump > 0 && opts.size >= CLOCKID_MIN_SIZE {
+            a.sample_type |= (PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER) as u64;
+            a.sample_regs_user = USER_REGS_MASK;
+            a.sample_stack_user = opts.stack_dump & !7;
+        }
     }
     a.set_disabled(1);
     if opts.inherit {
@@ -97,8 +115,10 @@ pub fn uses_clockid(a: &perf_event_attr) -> bool {
 /// Where each field of a PERF_RECORD_SAMPLE sits, computed once from `sample_type` so
 /// the hot path only indexes. Offsets count from the start of the record (the 8-byte
 /// header included). CALLCHAIN (variable size) sits before RAW, so when it is present
-/// RAW's offset is found per sample from the chain's length. Fields after RAW (stack
-/// copies, registers...) are not located.
+/// RAW's offset is found per sample from the chain's length. After RAW come the user
+/// registers (REGS_USER: u64 abi, then one u64 per bit of [`USER_REGS_MASK`] unless the
+/// abi is 0) and the user stack copy (STACK_USER: u64 size, the bytes, then u64 dyn_size,
+/// the valid part, unless size is 0).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SampleLayout {
     pub sample_type: u64,
@@ -109,6 +129,10 @@ pub struct SampleLayout {
     pub callchain: Option<usize>,
     /// Offset of RAW's u32 size (without a call chain; with one, it follows the chain).
     pub raw: usize,
+    /// REGS_USER follows RAW: how many registers it holds when its abi is not 0.
+    pub regs_user: Option<usize>,
+    /// STACK_USER follows RAW (and REGS_USER).
+    pub stack_user: bool,
 }
 
 /// A `sample_type` whose records tpdig cannot index.
@@ -143,6 +167,12 @@ impl SampleLayout {
                 reason: "READ before RAW is not supported",
             });
         }
+        if has(bindings::PERF_SAMPLE_BRANCH_STACK) {
+            return Err(LayoutError {
+                sample_type,
+                reason: "BRANCH_STACK is not supported",
+            });
+        }
         let mut off = 8; // perf_event_header
         let mut take = |bit: u32| -> Option<usize> {
             if has(bit) {
@@ -171,6 +201,8 @@ impl SampleLayout {
             cpu,
             raw: off,
             callchain,
+            regs_user: has(PERF_SAMPLE_REGS_USER).then_some(USER_REGS_MASK.count_ones() as usize),
+            stack_user: has(PERF_SAMPLE_STACK_USER),
         })
     }
 
@@ -183,6 +215,8 @@ impl SampleLayout {
             cpu: Some(24),
             callchain: None,
             raw: 32,
+            regs_user: None,
+            stack_user: false,
         }
     }
 
@@ -193,6 +227,28 @@ impl SampleLayout {
             callchain: Some(32),
             raw: 40,
             ..SampleLayout::tpdig()
+        }
+    }
+
+    /// The layout under `-k` with user registers and a user stack copy after RAW.
+    pub fn tpdig_with_stack_dump() -> SampleLayout {
+        SampleLayout {
+            sample_type: SAMPLE_TYPE
+                | (PERF_SAMPLE_CALLCHAIN | PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER) as u64,
+            regs_user: Some(USER_REGS_MASK.count_ones() as usize),
+            stack_user: true,
+            ..SampleLayout::tpdig_with_stack()
+        }
+    }
+
+    /// The layout of the samples of an attr built by [`tracepoint`].
+    pub fn of(a: &perf_event_attr) -> SampleLayout {
+        if a.sample_type & PERF_SAMPLE_STACK_USER as u64 != 0 {
+            SampleLayout::tpdig_with_stack_dump()
+        } else if a.sample_type & PERF_SAMPLE_CALLCHAIN as u64 != 0 {
+            SampleLayout::tpdig_with_stack()
+        } else {
+            SampleLayout::tpdig()
         }
     }
 }
@@ -210,6 +266,7 @@ mod tests {
             inherit: false,
             write_backward: false,
             stack: false,
+            stack_dump: 0,
         };
         let a = tracepoint(321, &opts);
         assert_eq!(a.type_, PERF_TYPE_TRACEPOINT);
@@ -232,6 +289,7 @@ mod tests {
             inherit: false,
             write_backward: false,
             stack: false,
+            stack_dump: 0,
         };
         let a = tracepoint(1, &opts);
         assert_eq!(a.size, 64);
@@ -260,5 +318,34 @@ mod tests {
             SampleLayout::tpdig_with_stack()
         );
         assert!(SampleLayout::new(SAMPLE_TYPE | bindings::PERF_SAMPLE_READ as u64).is_err());
+        assert_eq!(
+            SampleLayout::new(SampleLayout::tpdig_with_stack_dump().sample_type).unwrap(),
+            SampleLayout::tpdig_with_stack_dump()
+        );
+    }
+
+    #[test]
+    fn stack_dump_asks_for_registers_and_stack_only_with_room() {
+        let mut opts = AttrOptions {
+            size: FULL_SIZE,
+            use_clockid: false,
+            wakeup_watermark: 0,
+            inherit: false,
+            write_backward: false,
+            stack: true,
+            stack_dump: 8195,
+        };
+        let a = tracepoint(1, &opts);
+        assert_eq!(a.sample_stack_user, 8192);
+        assert_eq!(a.sample_regs_user, USER_REGS_MASK);
+        assert_eq!(SampleLayout::of(&a), SampleLayout::tpdig_with_stack_dump());
+        opts.size = SIZE_VER0;
+        let a = tracepoint(1, &opts);
+        assert_eq!(SampleLayout::of(&a), SampleLayout::tpdig_with_stack());
+        opts.stack = false;
+        assert_eq!(
+            SampleLayout::of(&tracepoint(1, &opts)),
+            SampleLayout::tpdig()
+        );
     }
 }

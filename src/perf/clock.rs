@@ -116,6 +116,7 @@ impl Clock {
             inherit: false,
             write_backward: false,
             stack: false,
+            stack_dump: 0,
         };
         let mut a = attr::tracepoint(sys_enter_id as u64, &opts);
         // One wakeup per event would cost a signal-free IPI per syscall; we never poll.

@@ -89,6 +89,9 @@ pub struct EngineConfig {
     /// The tracepoint to calibrate the clock with when no sys_enter is among those opened
     /// (per-syscall events: `syscalls:sys_enter_getppid`, the call calibration makes).
     pub calibrate_with: Option<u32>,
+    /// Bytes of user stack each `-k` sample copies for the `.eh_frame` unwinder (rounded
+    /// down to a multiple of 8); 0, or the `no-stack-dump` switch: frame pointers only.
+    pub stack_dump: u32,
 }
 
 impl EngineConfig {
@@ -99,9 +102,14 @@ impl EngineConfig {
             tasks: Vec::new(),
             overwrite: false,
             calibrate_with: None,
+            stack_dump: attr::DEFAULT_STACK_DUMP,
         }
     }
 }
+
+/// The largest user stack copy: the record's size is a u16, and the copy shares it with
+/// the raw payload and the call chain.
+pub const MAX_STACK_DUMP: u32 = 60 * 1024;
 
 /// Spare descriptors kept free beyond the perf events (stdio, tracefs, output files,
 /// the calibration event).
@@ -232,6 +240,10 @@ struct Negotiation {
     backward: bool,
     backward_settled: bool,
     backward_state: Feature,
+    /// Bytes of user stack `-k` samples copy for unwinding; 0 with `no-stack-dump` or an
+    /// attr too small to carry the request (frame-pointer chains only).
+    stack_dump: u32,
+    stack_dump_settled: bool,
 }
 
 impl Negotiation {
@@ -257,7 +269,26 @@ impl Negotiation {
             } else {
                 Feature::Unused
             },
+            stack_dump: if c.no_stack_dump || c.attr_v0 {
+                0
+            } else {
+                attr::DEFAULT_STACK_DUMP
+            },
+            stack_dump_settled: false,
         }
+    }
+
+    /// The layout of the records of an event opened with the settled choices.
+    fn layout(&self, stack: bool) -> SampleLayout {
+        SampleLayout::of(&tracepoint_attr(
+            (0, stack),
+            self.size,
+            -1,
+            0,
+            false,
+            false,
+            self.stack_dump,
+        ))
     }
 
     fn open_flags(&self) -> u64 {
@@ -269,8 +300,43 @@ impl Negotiation {
     }
 }
 
-/// Opens one event with the negotiated options, settling them on first success.
+/// Opens one event with the negotiated options, settling them on first success. A `-k`
+/// event the kernel refuses (EINVAL) with the user stack copy is retried without it, for
+/// kernels before PERF_SAMPLE_REGS_USER / STACK_USER (3.7); the first `-k` event settles
+/// the choice for all of them, since their rings share one layout.
 fn open_one<K: Kernel>(
+    k: &K,
+    n: &mut Negotiation,
+    tp: (u32, bool),
+    pid: i32,
+    cpu: i32,
+    watermark: u32,
+) -> io::Result<OwnedFd> {
+    let r = open_candidates(k, n, tp, pid, cpu, watermark);
+    if !tp.1 || n.stack_dump_settled {
+        return r;
+    }
+    match r {
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) && n.stack_dump > 0 => {
+            let asked = n.stack_dump;
+            n.stack_dump = 0;
+            let again = open_candidates(k, n, tp, pid, cpu, watermark);
+            if again.is_ok() {
+                n.stack_dump_settled = true;
+                return again;
+            }
+            n.stack_dump = asked;
+            Err(e)
+        }
+        Ok(fd) => {
+            n.stack_dump_settled = true;
+            Ok(fd)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn open_candidates<K: Kernel>(
     k: &K,
     n: &mut Negotiation,
     (id, stack): (u32, bool),
@@ -355,6 +421,7 @@ fn tracepoint_attr(
     watermark: u32,
     clockid: bool,
     backward: bool,
+    stack_dump: u32,
 ) -> perf_event_attr {
     attr::tracepoint(
         id as u64,
@@ -365,6 +432,7 @@ fn tracepoint_attr(
             inherit: pid >= 0,
             write_backward: backward,
             stack,
+            stack_dump,
         },
     )
 }
@@ -389,7 +457,7 @@ fn open_sized<K: Kernel>(
     };
     let mut retried = false;
     loop {
-        let mut a = tracepoint_attr(tp, n.size, pid, watermark, clockid, backward);
+        let mut a = tracepoint_attr(tp, n.size, pid, watermark, clockid, backward, n.stack_dump);
         match k.perf_event_open(&mut a, pid, cpu, -1, flags) {
             Ok(fd) => return Ok(fd),
             Err(e) if e.raw_os_error() == Some(libc::E2BIG) && !n.size_settled && !retried => {
@@ -503,6 +571,9 @@ impl<K: Kernel> Engine<K> {
         let data_pages = ring_pages(cfg.buffer_bytes, page);
         let watermark = u32::try_from(data_pages * page / 4).unwrap_or(u32::MAX);
         let mut n = Negotiation::new(&cfg.compat, cfg.overwrite);
+        if !cfg.compat.no_stack_dump && !cfg.compat.attr_v0 {
+            n.stack_dump = cfg.stack_dump.min(MAX_STACK_DUMP) & !7;
+        }
 
         let mut open_tps = Vec::with_capacity(tps.len());
         let mut skipped = Vec::new();
@@ -549,6 +620,7 @@ impl<K: Kernel> Engine<K> {
                                 watermark,
                                 n.clockid,
                                 n.backward,
+                                n.stack_dump,
                             ),
                             pid,
                             cpu: cpu as i32,
@@ -669,11 +741,7 @@ impl<K: Kernel> Engine<K> {
                     ring: Ring::new(map),
                     cpu_index: ci,
                     owner: (ti, fi),
-                    layout: if stack {
-                        SampleLayout::tpdig_with_stack()
-                    } else {
-                        SampleLayout::tpdig()
-                    },
+                    layout: n.layout(stack),
                 });
                 owner.get_or_insert(rings.len() - 1);
             }
@@ -1095,6 +1163,41 @@ mod tests {
         assert_eq!(e.clock().mode(), ClockMode::Monotonic);
         assert_eq!(e.cpus(), &[0, 1]);
         assert!(e.skipped().is_empty());
+    }
+
+    #[test]
+    fn stack_events_copy_the_user_stack_unless_the_kernel_or_a_switch_refuses() {
+        let stack_tps = || {
+            let mut t = tps();
+            t[0].stack = true;
+            t
+        };
+        let k = FakeKernel::default();
+        let e = Engine::open(&k, &stack_tps(), &cfg()).unwrap();
+        let dumps: Vec<u32> = k.opened.borrow().iter().map(|o| o.stack_dump).collect();
+        assert_eq!(dumps, vec![8192, 8192, 0, 0]);
+        assert!(e.rings.iter().any(|r| r.layout.stack_user));
+        // A kernel without STACK_USER: -k events open with frame-pointer chains only.
+        let k = FakeKernel {
+            stack_dump_ok: false,
+            ..Default::default()
+        };
+        let e = Engine::open(&k, &stack_tps(), &cfg()).unwrap();
+        assert!(k.opened.borrow().iter().all(|o| o.stack_dump == 0));
+        assert_eq!(k.opened.borrow().len(), 4);
+        assert!(e.rings.iter().all(|r| !r.layout.stack_user));
+        assert!(e.rings.iter().any(|r| r.layout.callchain.is_some()));
+        // The switch, and a size asked for.
+        let k = FakeKernel::default();
+        let mut c = cfg();
+        c.compat.no_stack_dump = true;
+        Engine::open(&k, &stack_tps(), &c).unwrap();
+        assert!(k.opened.borrow().iter().all(|o| o.stack_dump == 0));
+        let k = FakeKernel::default();
+        let mut c = cfg();
+        c.stack_dump = 4100;
+        Engine::open(&k, &stack_tps(), &c).unwrap();
+        assert_eq!(k.opened.borrow()[0].stack_dump, 4096);
     }
 
     #[test]

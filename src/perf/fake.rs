@@ -20,6 +20,8 @@ pub(crate) struct Opened {
     pub cloexec: bool,
     pub watermark: u32,
     pub backward: bool,
+    /// PERF_SAMPLE_STACK_USER's size (0: not asked).
+    pub stack_dump: u32,
 }
 
 pub(crate) struct FakeKernel {
@@ -48,6 +50,8 @@ pub(crate) struct FakeKernel {
     pub fds: RefCell<HashMap<RawFd, Opened>>,
     /// Kernels before 4.7 refuse write_backward with EINVAL.
     pub backward_ok: bool,
+    /// Kernels before 3.7 refuse PERF_SAMPLE_REGS_USER / STACK_USER with EINVAL.
+    pub stack_dump_ok: bool,
     /// (cpu, paused) for every PAUSE_OUTPUT asked.
     pub pauses: RefCell<Vec<(i32, bool)>>,
 }
@@ -74,6 +78,7 @@ impl Default for FakeKernel {
             mapped: RefCell::new(Vec::new()),
             fds: RefCell::new(HashMap::new()),
             backward_ok: true,
+            stack_dump_ok: true,
             pauses: RefCell::new(Vec::new()),
         }
     }
@@ -115,6 +120,16 @@ impl Kernel for FakeKernel {
         if backward && !self.backward_ok {
             return Err(err(libc::EINVAL));
         }
+        let stack_dump =
+            if attr.sample_type & perf_event_open_sys::bindings::PERF_SAMPLE_STACK_USER as u64 != 0
+            {
+                attr.sample_stack_user
+            } else {
+                0
+            };
+        if stack_dump > 0 && !self.stack_dump_ok {
+            return Err(err(libc::EINVAL));
+        }
         let id = attr.config as u32;
         if let Some(&(_, e)) = self.missing.iter().find(|(m, _)| *m == id) {
             return Err(err(e));
@@ -132,6 +147,7 @@ impl Kernel for FakeKernel {
             cloexec,
             watermark: attr.wakeup_watermark,
             backward,
+            stack_dump,
         };
         self.fds.borrow_mut().insert(fd.as_raw_fd(), o);
         self.opened.borrow_mut().push(o);

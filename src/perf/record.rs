@@ -36,6 +36,13 @@ pub struct Sample<'a> {
     /// PERF_SAMPLE_CALLCHAIN's addresses (native-endian u64s, context markers included),
     /// empty when the event does not carry chains.
     pub callchain: &'a [u8],
+    /// PERF_SAMPLE_REGS_USER's register values (native-endian u64s in the order of
+    /// [`USER_REGS_MASK`](super::attr::USER_REGS_MASK)'s bits), empty when the sample has
+    /// none (not requested, or a kernel thread: abi 0).
+    pub regs_user: &'a [u8],
+    /// PERF_SAMPLE_STACK_USER's valid bytes (`dyn_size` of them), copied from the user
+    /// stack pointer upwards; empty when not requested.
+    pub stack_user: &'a [u8],
 }
 
 impl Sample<'_> {
@@ -261,6 +268,31 @@ pub fn parse_sample<'a>(rec: &'a [u8], layout: &SampleLayout) -> Result<Sample<'
             reason: RecordErrorKind::RawOverrun { raw_size, room },
         });
     }
+    let mut at = start + raw_size as usize;
+    let mut regs_user = &rec[..0];
+    if let Some(n) = layout.regs_user {
+        let abi = u64_at(rec, at)?;
+        at += 8;
+        if abi != 0 {
+            regs_user = rec
+                .get(at..at + 8 * n)
+                .ok_or_else(|| truncated(at, at + 8 * n, rec.len()))?;
+            at += 8 * n;
+        }
+    }
+    let mut stack_user = &rec[..0];
+    if layout.stack_user {
+        let size = u64_at(rec, at)?;
+        at += 8;
+        if size != 0 {
+            let data = usize::try_from(size)
+                .ok()
+                .and_then(|n| rec.get(at..at.checked_add(n)?))
+                .ok_or_else(|| truncated(at, at.saturating_add(size as usize), rec.len()))?;
+            let dyn_size = u64_at(rec, at + data.len())?;
+            stack_user = &data[..data.len().min(usize::try_from(dyn_size).unwrap_or(0))];
+        }
+    }
     Ok(Sample {
         pid,
         tid,
@@ -268,6 +300,8 @@ pub fn parse_sample<'a>(rec: &'a [u8], layout: &SampleLayout) -> Result<Sample<'
         cpu,
         raw: &rec[start..start + raw_size as usize],
         callchain,
+        regs_user,
+        stack_user,
     })
 }
 
@@ -382,6 +416,55 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn user_registers_and_stack_follow_raw() {
+        let mut b = sample_bytes(1, 2, 3, 0, &[7, 0, 0, 0]);
+        let mut chain = Vec::new();
+        chain.extend_from_slice(&1u64.to_ne_bytes());
+        chain.extend_from_slice(&0x401000u64.to_ne_bytes());
+        b.splice(32..32, chain);
+        // abi 2 (64-bit), bp sp ip; a 16-byte copy of which 12 bytes are valid.
+        for w in [2u64, 0x7ffd_0010, 0x7ffd_0000, 0x401000, 16] {
+            b.extend_from_slice(&w.to_ne_bytes());
+        }
+        b.extend_from_slice(&[0xaa; 16]);
+        b.extend_from_slice(&12u64.to_ne_bytes());
+        let size = (b.len() as u16).to_ne_bytes();
+        b[6..8].copy_from_slice(&size);
+        let l = SampleLayout::tpdig_with_stack_dump();
+        let Record::Sample(s) = parse(&b, &l).unwrap() else {
+            panic!()
+        };
+        assert_eq!(s.common_type(), Some(7));
+        assert_eq!(s.regs_user.len(), 24);
+        assert_eq!(&s.regs_user[16..24], &0x401000u64.to_ne_bytes());
+        assert_eq!(s.stack_user, &[0xaa; 12]);
+        // A kernel thread: abi 0, no registers; a size-0 copy has no dyn_size.
+        let mut k = b[..b.len() - 8 * 5 - 16 - 8].to_vec();
+        k.extend_from_slice(&0u64.to_ne_bytes());
+        k.extend_from_slice(&0u64.to_ne_bytes());
+        let size = (k.len() as u16).to_ne_bytes();
+        k[6..8].copy_from_slice(&size);
+        let Record::Sample(s) = parse(&k, &l).unwrap() else {
+            panic!()
+        };
+        assert!(s.regs_user.is_empty() && s.stack_user.is_empty());
+        // Truncated anywhere in the tail: an error, never a panic.
+        for cut in 1..(b.len() - 40) {
+            let mut t = b[..b.len() - cut].to_vec();
+            let size = (t.len() as u16).to_ne_bytes();
+            t[6..8].copy_from_slice(&size);
+            assert!(parse(&t, &l).is_err(), "cut {cut}");
+        }
+        // A dyn_size beyond the copy is clamped to it.
+        let n = b.len();
+        b[n - 8..].copy_from_slice(&u64::MAX.to_ne_bytes());
+        let Record::Sample(s) = parse(&b, &l).unwrap() else {
+            panic!()
+        };
+        assert_eq!(s.stack_user.len(), 16);
+    }
+
+    #[test]
     fn parses_an_mmap_record() {
         let mut v = Vec::new();
         v.extend_from_slice(&PERF_RECORD_MMAP.to_ne_bytes());
@@ -419,6 +502,7 @@ pub(crate) mod tests {
             }
             let _ = parse(&v, &l);
             let _ = parse(&v, &SampleLayout::tpdig_with_stack());
+            let _ = parse(&v, &SampleLayout::tpdig_with_stack_dump());
         }
     }
 }

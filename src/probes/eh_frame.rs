@@ -11,6 +11,11 @@
 //! encoding of their FDEs (`zR` augmentation); pc-relative and absolute encodings of
 //! every width are understood, anything else (indirect, text-relative) makes that FDE
 //! skipped. Bounds are checked everywhere; no I/O.
+//!
+//! The same walk gives the call-stack unwinder ([`crate::stack::cfi`]) its inputs: each
+//! CIE's alignment factors, return-address column and initial program, and each FDE's own
+//! program ([`entries`]). Programs stay byte ranges here; interpreting them is the
+//! unwinder's business.
 
 use super::elf::{Elf, ElfError};
 use std::collections::HashMap;
@@ -23,35 +28,35 @@ pub struct FunctionRange {
 }
 
 /// Little-endian reads from bytes loaded at a known virtual address.
-struct Cursor<'a> {
-    bytes: &'a [u8],
+pub(crate) struct Cursor<'a> {
+    pub(crate) bytes: &'a [u8],
     /// Virtual address of `bytes[0]`.
-    base: u64,
-    pos: usize,
+    pub(crate) base: u64,
+    pub(crate) pos: usize,
 }
 
 impl<'a> Cursor<'a> {
-    fn vaddr(&self) -> u64 {
+    pub(crate) fn vaddr(&self) -> u64 {
         self.base + self.pos as u64
     }
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+    pub(crate) fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         let s = self.bytes.get(self.pos..self.pos.checked_add(n)?)?;
         self.pos += n;
         Some(s)
     }
-    fn u8(&mut self) -> Option<u8> {
+    pub(crate) fn u8(&mut self) -> Option<u8> {
         Some(self.take(1)?[0])
     }
-    fn uint(&mut self, n: usize) -> Option<u64> {
+    pub(crate) fn uint(&mut self, n: usize) -> Option<u64> {
         let b = self.take(n)?;
         Some(b.iter().rev().fold(0u64, |a, &x| (a << 8) | u64::from(x)))
     }
-    fn sint(&mut self, n: usize) -> Option<u64> {
+    pub(crate) fn sint(&mut self, n: usize) -> Option<u64> {
         let v = self.uint(n)?;
         let shift = 64 - 8 * n as u32;
         Some((((v << shift) as i64) >> shift) as u64)
     }
-    fn leb(&mut self, signed: bool) -> Option<u64> {
+    pub(crate) fn leb(&mut self, signed: bool) -> Option<u64> {
         let (mut v, mut shift) = (0u64, 0u32);
         loop {
             let b = self.u8()?;
@@ -70,7 +75,7 @@ impl<'a> Cursor<'a> {
             }
         }
     }
-    fn cstr(&mut self) -> Option<&'a [u8]> {
+    pub(crate) fn cstr(&mut self) -> Option<&'a [u8]> {
         let rest = self.bytes.get(self.pos..)?;
         let n = rest.iter().position(|&b| b == 0)?;
         self.pos += n + 1;
@@ -78,7 +83,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// A `DW_EH_PE_*`-encoded pointer. `None` for encodings not understood here.
-    fn pointer(&mut self, enc: u8) -> Option<u64> {
+    pub(crate) fn pointer(&mut self, enc: u8) -> Option<u64> {
         let field = self.vaddr();
         let v = match enc & 0x0f {
             0x00 | 0x04 | 0x0c => self.uint(8)?,
@@ -102,24 +107,63 @@ impl<'a> Cursor<'a> {
 const DW_EH_PE_OMIT: u8 = 0xff;
 const DW_EH_PE_ABSPTR: u8 = 0x00;
 
-/// The FDE pointer encoding a CIE declares (its `R` augmentation), `None` when the CIE
-/// is not understood.
-fn cie_fde_encoding(c: &mut Cursor<'_>, end: usize) -> Option<u8> {
+/// A common information entry: what the FDEs that point at it share. `initial` is the
+/// CFI program every FDE's rules start from (a range of [`EhFrame::bytes`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cie {
+    pub code_align: u64,
+    pub data_align: i64,
+    /// The DWARF register number holding the return address (16, rip, on x86-64).
+    pub ra_register: u64,
+    /// Pointer encoding of the FDEs' addresses (and of `DW_CFA_set_loc` operands).
+    pub fde_encoding: u8,
+    /// `S` augmentation: a signal trampoline's frame (no call instruction before it).
+    pub signal_frame: bool,
+    /// A `z` augmentation: FDEs carry an augmentation length before their program.
+    pub augmented: bool,
+    pub initial: std::ops::Range<usize>,
+}
+
+/// A frame description entry: one function (or fragment) and its CFI program.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fde {
+    pub start: u64,
+    pub len: u64,
+    /// Index into [`EhFrame::cies`].
+    pub cie: usize,
+    pub program: std::ops::Range<usize>,
+}
+
+/// A file's `.eh_frame`, indexed: the bytes (from the section start to the last entry),
+/// their link-time address, and the entries, FDEs sorted by start address.
+#[derive(Clone, Debug, Default)]
+pub struct EhFrame<'a> {
+    pub bytes: &'a [u8],
+    pub base: u64,
+    pub cies: Vec<Cie>,
+    pub fdes: Vec<Fde>,
+}
+
+/// Reads a CIE body (the cursor after its id) that ends at `end`; `None` when it is not
+/// understood.
+fn parse_cie(c: &mut Cursor<'_>, end: usize) -> Option<Cie> {
     let version = c.u8()?;
     let aug = c.cstr()?;
     if aug.windows(2).any(|w| w == b"eh") {
         c.take(8)?;
     }
-    c.leb(false)?; // code alignment
-    c.leb(true)?; // data alignment
-    if version == 1 {
-        c.u8()?;
+    let code_align = c.leb(false)?;
+    let data_align = c.leb(true)? as i64;
+    let ra_register = if version == 1 {
+        u64::from(c.u8()?)
     } else {
-        c.leb(false)?;
-    }
+        c.leb(false)?
+    };
     let mut enc = DW_EH_PE_ABSPTR;
+    let mut signal_frame = false;
     if aug.first() == Some(&b'z') {
-        c.leb(false)?;
+        let n = usize::try_from(c.leb(false)?).ok()?;
+        let data_end = c.pos.checked_add(n)?;
         for &a in &aug[1..] {
             match a {
                 b'R' => enc = c.u8()?,
@@ -130,19 +174,32 @@ fn cie_fde_encoding(c: &mut Cursor<'_>, end: usize) -> Option<u8> {
                     let penc = c.u8()?;
                     c.pointer(penc & 0x7f)?;
                 }
-                b'S' | b'B' => {}
+                b'S' => signal_frame = true,
+                b'B' => {}
                 _ => return None,
             }
         }
+        // Augmentation data this reader skipped is still counted by its length.
+        c.pos = data_end;
+    } else if !aug.is_empty() {
+        return None;
     }
-    (c.pos <= end).then_some(enc)
+    (c.pos <= end).then_some(Cie {
+        code_align,
+        data_align,
+        ra_register,
+        fde_encoding: enc,
+        signal_frame,
+        augmented: aug.first() == Some(&b'z'),
+        initial: c.pos..end,
+    })
 }
 
-/// Every function range of `elf`'s `.eh_frame` (empty when it has none). An error only
-/// when the header itself is unreadable; entries not understood are skipped.
-pub fn function_ranges(elf: &Elf<'_>) -> Result<Vec<FunctionRange>, ElfError> {
+/// Every entry of `elf`'s `.eh_frame` (empty when it has none). An error only when the
+/// header itself is unreadable; entries not understood are skipped.
+pub fn entries<'a>(elf: &Elf<'a>) -> Result<EhFrame<'a>, ElfError> {
     let Some(hdr) = elf.eh_frame_hdr else {
-        return Ok(Vec::new());
+        return Ok(EhFrame::default());
     };
     let bad = |m: &str| ElfError {
         offset: hdr.offset,
@@ -163,7 +220,7 @@ pub fn function_ranges(elf: &Elf<'_>) -> Result<Vec<FunctionRange>, ElfError> {
     let ptr_enc = h.u8().ok_or_else(|| bad("truncated"))?;
     h.take(2).ok_or_else(|| bad("truncated"))?;
     if ptr_enc == DW_EH_PE_OMIT {
-        return Ok(Vec::new());
+        return Ok(EhFrame::default());
     }
     let eh_frame = h
         .pointer(ptr_enc)
@@ -176,8 +233,10 @@ pub fn function_ranges(elf: &Elf<'_>) -> Result<Vec<FunctionRange>, ElfError> {
         base: eh_frame,
         pos: 0,
     };
-    let mut cies: HashMap<usize, Option<u8>> = HashMap::new();
-    let mut out = Vec::new();
+    // CIE offset → its index in `cies` (None: not understood).
+    let mut cie_at: HashMap<usize, Option<usize>> = HashMap::new();
+    let mut cies = Vec::new();
+    let mut fdes = Vec::new();
     while c.pos + 4 <= c.bytes.len() {
         let Some(mut len) = c.uint(4) else { break };
         if len == 0 {
@@ -198,31 +257,75 @@ pub fn function_ranges(elf: &Elf<'_>) -> Result<Vec<FunctionRange>, ElfError> {
         let Some(id) = c.uint(4) else { break };
         if id != 0 {
             // An FDE: its CIE is `id` bytes before the id field.
-            let cie = body.checked_sub(id as usize);
-            let enc = cie.and_then(|at| {
-                *cies.entry(at).or_insert_with(|| {
+            let cie = body.checked_sub(id as usize).and_then(|at| {
+                *cie_at.entry(at).or_insert_with(|| {
                     let mut k = Cursor {
                         bytes: c.bytes,
                         base: c.base,
                         pos: at,
                     };
-                    let clen = k.uint(4)? as usize;
-                    let cend = (at + 4).checked_add(clen)?;
+                    let clen = k.uint(4)?;
+                    if clen == 0xffff_ffff {
+                        return None; // 64-bit CIEs: not emitted for x86-64 code
+                    }
+                    let cend = (at + 4)
+                        .checked_add(usize::try_from(clen).ok()?)
+                        .filter(|&e| e <= k.bytes.len())?;
                     (k.uint(4)? == 0).then_some(())?;
-                    cie_fde_encoding(&mut k, cend)
+                    cies.push(parse_cie(&mut k, cend)?);
+                    Some(cies.len() - 1)
                 })
             });
-            if let Some(enc) = enc
-                && let Some(start) = c.pointer(enc)
-                && let Some(range) = c.pointer(enc & 0x0f)
-                && c.pos <= end
-                && range > 0
-            {
-                out.push(FunctionRange { start, len: range });
+            if let Some(ci) = cie {
+                let cie: &Cie = &cies[ci];
+                let (z, augmented) = (cie.fde_encoding, cie.augmented);
+                if let Some(start) = c.pointer(z)
+                    && let Some(range) = c.pointer(z & 0x0f)
+                    && range > 0
+                {
+                    // With a `z` CIE (every one gcc and clang emit), the FDE has an
+                    // augmentation length before its program.
+                    let aug = if augmented {
+                        c.leb(false).and_then(|n| usize::try_from(n).ok())
+                    } else {
+                        Some(0)
+                    };
+                    if let Some(p) = aug.and_then(|n| c.pos.checked_add(n))
+                        && p <= end
+                    {
+                        fdes.push(Fde {
+                            start,
+                            len: range,
+                            cie: ci,
+                            program: p..end,
+                        });
+                    }
+                }
             }
         }
         c.pos = end;
     }
+    fdes.sort_by_key(|f| f.start);
+    let used = c.pos.min(c.bytes.len());
+    Ok(EhFrame {
+        bytes: &c.bytes[..used],
+        base: eh_frame,
+        cies,
+        fdes,
+    })
+}
+
+/// Every function range of `elf`'s `.eh_frame` (empty when it has none). An error only
+/// when the header itself is unreadable; entries not understood are skipped.
+pub fn function_ranges(elf: &Elf<'_>) -> Result<Vec<FunctionRange>, ElfError> {
+    let mut out: Vec<FunctionRange> = entries(elf)?
+        .fdes
+        .iter()
+        .map(|f| FunctionRange {
+            start: f.start,
+            len: f.len,
+        })
+        .collect();
     out.sort_by_key(|r| r.start);
     out.dedup();
     Ok(out)

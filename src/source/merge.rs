@@ -71,6 +71,10 @@ struct Entry {
     len: u32,
     /// Call-chain bytes stored right after the raw bytes (`-k`), usually 0.
     chain: u32,
+    /// User register and user stack bytes stored after the chain (`-k` with a stack copy,
+    /// for the unwinder after the merge), usually 0.
+    regs: u32,
+    ustack: u32,
     /// Sequence number of the chunk holding the raw bytes, and the offset in it.
     chunk: u64,
     off: usize,
@@ -101,7 +105,7 @@ struct Queue {
 
 impl Queue {
     fn push(&mut self, s: &Sample<'_>, spare: &mut Vec<Vec<u8>>) {
-        let need = s.raw.len() + s.callchain.len();
+        let need = s.raw.len() + s.callchain.len() + s.regs_user.len() + s.stack_user.len();
         let room = self
             .chunks
             .back()
@@ -121,11 +125,15 @@ impl Queue {
             cpu: s.cpu,
             len: s.raw.len() as u32,
             chain: s.callchain.len() as u32,
+            regs: s.regs_user.len() as u32,
+            ustack: s.stack_user.len() as u32,
             chunk: seq,
             off: chunk.bytes.len(),
         };
         chunk.bytes.extend_from_slice(s.raw);
         chunk.bytes.extend_from_slice(s.callchain);
+        chunk.bytes.extend_from_slice(s.regs_user);
+        chunk.bytes.extend_from_slice(s.stack_user);
         chunk.live += 1;
         self.live += need;
         match self.entries.back() {
@@ -149,16 +157,21 @@ impl Queue {
         };
         let ci = self.chunk_index(&e);
         let chunk = &mut self.chunks[ci];
+        let (raw_end, chain_end) = (e.off + e.len as usize, e.off + (e.len + e.chain) as usize);
+        let regs_end = chain_end + e.regs as usize;
+        let end = regs_end + e.ustack as usize;
         f(Sample {
             pid: e.pid,
             tid: e.tid,
             time: e.time,
             cpu: e.cpu,
-            raw: &chunk.bytes[e.off..e.off + e.len as usize],
-            callchain: &chunk.bytes[e.off + e.len as usize..e.off + (e.len + e.chain) as usize],
+            raw: &chunk.bytes[e.off..raw_end],
+            callchain: &chunk.bytes[raw_end..chain_end],
+            regs_user: &chunk.bytes[chain_end..regs_end],
+            stack_user: &chunk.bytes[regs_end..end],
         });
         chunk.live -= 1;
-        self.live -= (e.len + e.chain) as usize;
+        self.live -= end - e.off;
         // Keep the last chunk for the next pushes unless the queue is empty.
         while self
             .chunks
@@ -361,6 +374,8 @@ mod tests {
             cpu,
             raw,
             callchain: &[],
+            regs_user: &[],
+            stack_user: &[],
         }
     }
 

@@ -53,8 +53,8 @@ mod tests {
     fn splits_kernel_and_user_frames() {
         let c = chain(&[
             CONTEXT_KERNEL,
-            0xffff_1,
-            0xffff_2,
+            0xffff1,
+            0xffff2,
             CONTEXT_USER,
             0x401000,
             0x401100,
@@ -62,8 +62,8 @@ mod tests {
         assert_eq!(
             addresses(&c),
             vec![
-                (Space::Kernel, 0xffff_1),
-                (Space::Kernel, 0xffff_2),
+                (Space::Kernel, 0xffff1),
+                (Space::Kernel, 0xffff2),
                 (Space::User, 0x401000),
                 (Space::User, 0x401100)
             ]

@@ -25,6 +25,17 @@ impl LiveStacks {
         LiveStacks(RefCell::new(s))
     }
 
+    /// Says on stderr how the user frames were found (`-v`).
+    pub fn report(&self) {
+        let c = self.0.borrow().unwind_counts();
+        if c.cfi + c.frame_pointer > 0 {
+            eprintln!(
+                "tpdig: -k: user frames of {} stacks unwound from .eh_frame, {} kept from frame pointers",
+                c.cfi, c.frame_pointer
+            );
+        }
+    }
+
     /// Mappings drained from the rings.
     pub fn add_mappings(&self, m: Vec<OwnedMmap>) {
         if !m.is_empty() {
@@ -35,7 +46,10 @@ impl LiveStacks {
     /// Names `s`'s chain (if any) and attaches it to the event at wall time `ts`.
     pub fn attach(&self, p: &mut Pipeline<'_>, s: &Sample<'_>, ts: u64) {
         if !s.callchain.is_empty() {
-            let stack = self.0.borrow_mut().stack(s.pid, s.callchain);
+            let stack = self
+                .0
+                .borrow_mut()
+                .stack(s.pid, s.callchain, s.regs_user, s.stack_user);
             p.attach_stack(s.tid, ts, stack);
         }
     }
