@@ -6,7 +6,6 @@ mod common;
 
 use common::*;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const PROGRAM: &str = r#"
 #include <string.h>
@@ -22,18 +21,8 @@ fn tmp(name: &str) -> PathBuf {
 
 /// Builds PROGRAM with `flags`; `None` when no C compiler is installed.
 fn build(name: &str, flags: &[&str]) -> Option<PathBuf> {
-    let src = tmp(&format!("{name}.c"));
-    std::fs::write(&src, PROGRAM).unwrap();
     let bin = tmp(name);
-    let ok = Command::new("gcc")
-        .args(flags)
-        .arg("-o")
-        .arg(&bin)
-        .arg(&src)
-        .status()
-        .ok()?
-        .success();
-    ok.then_some(bin)
+    build_c(PROGRAM, &bin, flags).then_some(bin)
 }
 
 /// The frame lines under the program's write entry.
