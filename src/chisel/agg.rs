@@ -214,7 +214,9 @@ impl Feed {
                 None => return,
             },
             Amount::OffCpuTime(away) => {
-                if !matches!(view.ev.kind, crate::decode::Kind::Switch { .. }) {
+                if !matches!(view.ev.kind, crate::decode::Kind::Switch { .. })
+                    || super::offcpu::is_final(view)
+                {
                     return;
                 }
                 key.clear();

@@ -11,7 +11,7 @@
 //! it slept in, a few microseconds after it was switched in). Every event is watched, not
 //! only those that pass the chisel's filter, so returns are never missed.
 
-use crate::decode::Kind;
+use crate::decode::{Kind, Role};
 use crate::fields::EventView;
 use std::collections::HashMap;
 
@@ -64,6 +64,19 @@ impl OffCpu {
     pub fn waiting(&self) -> usize {
         self.away.len()
     }
+}
+
+/// Whether a switch-out is the thread's last: it left dead (`X`) or a zombie (`Z`), so it
+/// will not come back and its time is not off-CPU time.
+pub fn is_final(view: &EventView<'_>) -> bool {
+    let ev = view.ev;
+    let (Kind::Switch { prev_state, .. }, Role::Switch { states, .. }) = (ev.kind, &ev.tp.role)
+    else {
+        return false;
+    };
+    let mut s = String::new();
+    crate::fields::info::write_task_state(prev_state, states.as_ref(), &mut s);
+    s.starts_with(['X', 'Z'])
 }
 
 #[cfg(test)]
