@@ -110,12 +110,16 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
         Some(name) => {
             let source = crate::chisel::find(name)?;
             let (spec, _) = crate::chisel::registry::spec_of(&source)?;
-            let n = spec
-                .args
-                .iter()
-                .filter(|a| !a.optional)
-                .count()
-                .min(words.len());
+            let required = spec.args.iter().filter(|a| !a.optional).count();
+            let mut n = required.min(words.len());
+            // Optional arguments follow when the words after them form the filter and
+            // the words with them do not (`-c offcpu reason proc.name=sh`).
+            while n < spec.args.len().min(words.len()) && filter_of(&words[n..]).is_err() {
+                n += 1;
+            }
+            if n > required && filter_of(&words[n..]).is_err() {
+                n = required.min(words.len());
+            }
             let args: Vec<String> = words.drain(..n).collect();
             let out: Box<dyn Write> = Box::new(BufWriter::new(destination.writer()?));
             let mut sink = crate::chisel::ChiselSink::new(&source, &args, out)?;
@@ -222,6 +226,19 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
         (Some(a), Some(b)) => Some(crate::filter::Expr::And(Box::new(a), Box::new(b))),
         (a, b) => a.or(b),
     };
+    // A chisel that reads stacks (`STACKS`) turns -k on, on the events it names.
+    let chisel_stacks = chisel
+        .as_ref()
+        .map(|c| c.spec().stacks.clone())
+        .unwrap_or_default();
+    let stack_events = match &chisel_stacks {
+        crate::chisel::registry::StackNeed::Events(text) => Some(
+            crate::filter::parse(text, &Catalog)
+                .map_err(|e| AppError::usage(format!("the chisel's STACKS filter: {e}")))?,
+        ),
+        _ => None,
+    };
+    let stack = cli.stack || chisel_stacks != crate::chisel::registry::StackNeed::None;
     let chisel_done = chisel.as_ref().is_some_and(|c| c.wants_end());
     if let Some(c) = chisel.as_mut().filter(|_| !chisel_done) {
         sinks.push(c);
@@ -253,7 +270,8 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
             probe_lookups: cli.probe_lookups,
             data: data_opts.clone(),
             data_rendering,
-            stack: cli.stack,
+            stack,
+            stack_events: stack_events.clone(),
         })
     };
     if let Some(ring) = cli.flight_recorder {

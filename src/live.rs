@@ -77,6 +77,9 @@ pub struct LiveOptions {
     pub data_rendering: DataRendering,
     /// `-k`: call chains on the events the filter selects.
     pub stack: bool,
+    /// With `stack`: the events that get call chains, when not those the filter selects
+    /// (a chisel's `STACKS` filter: `offcpu` needs them on scheduler switches only).
+    pub stack_events: Option<Expr>,
 }
 
 /// What a run saw, for the -v summary.
@@ -298,7 +301,8 @@ pub fn open_capture(
             format!("no usable tracepoint under {}", fs.root().display()),
         ));
     }
-    let stacks = crate::stack::selection::wants_stack(&tracepoints, pushdown, arch);
+    let stack_selection = opts.stack_events.as_ref().or(pushdown);
+    let stacks = crate::stack::selection::wants_stack(&tracepoints, stack_selection, arch);
     let mut specs: Vec<TracepointSpec> = tracepoints
         .iter()
         .zip(stacks)

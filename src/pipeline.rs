@@ -428,14 +428,18 @@ impl<'s> Pipeline<'s> {
         self.per_cpu[cpu] += 1;
         // The command's own life starts at its execve: what tpdig's starter did before is
         // not shown, stored or counted (its effects on the state still apply).
+        // sched_process_exec ends it too: a filter that leaves out system calls (`-k
+        // evt.type=switch -- cmd`) opens no syscall tracepoint, so no execve entry comes.
         if self.hide_until_exec == Some(r.tid) {
-            if let Kind::SyscallEnter { nr, .. } = kind {
-                if matches!(
+            let exec = match kind {
+                Kind::SyscallEnter { nr, .. } => matches!(
                     syscalls::name(decoder.arch, nr),
                     Some("execve" | "execveat")
-                ) {
-                    self.hide_until_exec = None;
-                }
+                ),
+                _ => matches!(tp.role, Role::Exec { .. }),
+            };
+            if exec {
+                self.hide_until_exec = None;
             }
         }
         let hidden = self.hide_until_exec == Some(r.tid);

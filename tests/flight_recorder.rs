@@ -128,6 +128,7 @@ fn run(compat: Compat, post: Duration, trigger: Trigger, label: &str) -> Outcome
         data: None,
         data_rendering: Default::default(),
         stack: false,
+        stack_events: None,
     };
     let mut opts = FlightOptions::new(live, dump_base);
     opts.post = post;

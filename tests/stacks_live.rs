@@ -8,7 +8,6 @@ mod common;
 
 use common::*;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const PROGRAM: &str = r#"
 #include <string.h>
@@ -46,18 +45,8 @@ fn build(name: &str, flags: &[&str]) -> Option<PathBuf> {
 }
 
 fn build_source(name: &str, program: &str, flags: &[&str]) -> Option<PathBuf> {
-    let src = tmp(&format!("{name}.c"));
-    std::fs::write(&src, program).unwrap();
     let bin = tmp(name);
-    let ok = Command::new("gcc")
-        .args(flags)
-        .arg("-o")
-        .arg(&bin)
-        .arg(&src)
-        .status()
-        .ok()?
-        .success();
-    ok.then_some(bin)
+    build_c(program, &bin, flags).then_some(bin)
 }
 
 /// The frame lines under the program's write entry.

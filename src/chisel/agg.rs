@@ -8,6 +8,7 @@
 //! script constant and the sink's feed list share one table.
 
 use super::fields::ChiselValues;
+use super::offcpu::OffCpu;
 use crate::fields::{EventView, write_value};
 use crate::filter::{FieldRef, FieldValues, Filter, Value};
 use std::cell::RefCell;
@@ -167,6 +168,9 @@ pub enum Amount {
     /// For a `switch` event: how long the switched-out thread ran on this CPU (see
     /// [`CpuTracker`]).
     CpuTime,
+    /// For a `switch` event: how long the switched-out thread stays off CPU, credited when
+    /// it returns (see [`OffCpu`]).
+    OffCpuTime(Rc<RefCell<OffCpu>>),
 }
 
 /// One native aggregation: for every event the chisel sees that passes `filter`, add
@@ -209,22 +213,54 @@ impl Feed {
                 Some(t) => t as i64,
                 None => return,
             },
+            Amount::OffCpuTime(away) => {
+                if !matches!(view.ev.kind, crate::decode::Kind::Switch { .. })
+                    || super::offcpu::is_final(view)
+                {
+                    return;
+                }
+                key.clear();
+                if matches!(self.target, Target::Table(_)) && !self.write_key(&vals, key) {
+                    return;
+                }
+                away.borrow_mut().left(view.ev.tid, key, view.ev.ts);
+                return;
+            }
         };
         match &self.target {
             Target::Hist(h) => h.borrow_mut().add(n),
             Target::Table(t) => {
                 key.clear();
-                for (i, k) in self.keys.iter().enumerate() {
-                    if i > 0 {
-                        key.push(KEY_SEP);
-                    }
-                    match vals.value(k) {
-                        Some(v) => write_value(&v, key),
-                        None => return,
-                    }
+                if self.write_key(&vals, key) {
+                    t.borrow_mut().add(key, n);
                 }
-                t.borrow_mut().add(key, n);
             }
+        }
+    }
+
+    /// The key of the event into `key`; false when the event lacks a key field.
+    fn write_key(&self, vals: &ChiselValues<'_, '_>, key: &mut String) -> bool {
+        for (i, k) in self.keys.iter().enumerate() {
+            if i > 0 {
+                key.push(KEY_SEP);
+            }
+            match vals.value(k) {
+                Some(v) => write_value(&v, key),
+                None => return false,
+            }
+        }
+        true
+    }
+
+    /// Sees every event the chisel is given, whatever its filters: an off-CPU feed credits
+    /// the threads this event shows running again.
+    pub fn watch(&self, view: &EventView<'_>) {
+        if let Amount::OffCpuTime(away) = &self.amount {
+            away.borrow_mut()
+                .returned_at(view, |key, ns| match &self.target {
+                    Target::Hist(h) => h.borrow_mut().add(ns as i64),
+                    Target::Table(t) => t.borrow_mut().add(key, ns as i64),
+                });
         }
     }
 }

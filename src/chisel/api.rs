@@ -37,6 +37,8 @@ pub struct Shared {
     pub feeds: Vec<Feed>,
     /// Some feed needs CPU time from scheduler switches.
     pub wants_cpu: bool,
+    /// Some feed measures off-CPU time (it watches every event for threads coming back).
+    pub wants_offcpu: bool,
     /// Field references resolved by `evt["name"]`, by name.
     pub fields: HashMap<String, Option<FieldRef>>,
     pub live: bool,
@@ -58,6 +60,7 @@ impl Shared {
             end_requested: false,
             feeds: Vec::new(),
             wants_cpu: false,
+            wants_offcpu: false,
             snaplen: None,
             fields: HashMap::new(),
             live: false,
@@ -189,6 +192,10 @@ fn amount_of(spec: &str, shared: &SharedRc) -> RResult<Amount> {
         "cpu.time" | "thread.exectime" => {
             shared.borrow_mut().wants_cpu = true;
             Amount::CpuTime
+        }
+        "offcpu.time" => {
+            shared.borrow_mut().wants_offcpu = true;
+            Amount::OffCpuTime(Default::default())
         }
         f => Amount::Field(cfields::resolve(f).map_err(|e| -> Box<EvalAltResult> { e.into() })?),
     })

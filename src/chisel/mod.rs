@@ -24,6 +24,7 @@ mod current;
 pub mod error;
 pub mod fields;
 pub mod format;
+pub mod offcpu;
 pub mod registry;
 pub mod sink;
 pub mod snapshot;

@@ -8,6 +8,9 @@
 //! without running it (listing chisels must not execute them):
 //! `DESCRIPTION`, `SHORT_DESCRIPTION`, `CATEGORY` (strings) and `ARGS`, an array of maps
 //! `#{name, description, type: "int"|"string"|"ipv4"|"filter", optional: bool}`.
+//! `STACKS` says the chisel reads call stacks, so running it turns `-k` on: `true` for the
+//! events the filters select, or a filter text naming the events that need them
+//! (`"evt.type=switch"`: only the scheduler's switches pay for a stack walk).
 
 use super::error::{ChiselError, ChiselErrorKind};
 use rhai::{AST, Dynamic, Engine};
@@ -38,6 +41,7 @@ builtins!(
     "lsof",
     "netlower",
     "netstat",
+    "offcpu",
     "proc_exec_time",
     "ps",
     "scallslower",
@@ -46,6 +50,7 @@ builtins!(
     "spy_ip",
     "spy_port",
     "spy_users",
+    "stacks",
     "stderr",
     "stdin",
     "stdout",
@@ -128,6 +133,41 @@ pub struct ChiselSpec {
     pub args: Vec<ArgSpec>,
     /// Where the script was found.
     pub file: String,
+    /// Whether (and on which events) the chisel needs call stacks.
+    pub stacks: StackNeed,
+}
+
+/// A chisel's `STACKS` declaration.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum StackNeed {
+    /// No stacks (no `STACKS`, or `false`).
+    #[default]
+    None,
+    /// `true`: on the events the user's and the chisel's filters select.
+    Selected,
+    /// A filter text: on the events of the types this filter selects.
+    Events(String),
+}
+
+fn stack_need(consts: &[(String, Dynamic)], file: &str) -> Result<StackNeed, ChiselError> {
+    let Some((_, v)) = consts.iter().find(|c| c.0 == "STACKS") else {
+        return Ok(StackNeed::None);
+    };
+    if let Ok(b) = v.as_bool() {
+        return Ok(if b {
+            StackNeed::Selected
+        } else {
+            StackNeed::None
+        });
+    }
+    match v.clone().into_string() {
+        Ok(t) if !t.trim().is_empty() => Ok(StackNeed::Events(t)),
+        _ => Err(ChiselError::new(
+            ChiselErrorKind::Syntax,
+            file,
+            "STACKS: must be true, false or a filter text".to_string(),
+        )),
+    }
 }
 
 /// The directories searched after the built-ins, in order.
@@ -253,6 +293,7 @@ pub fn spec_of(source: &Source) -> Result<(ChiselSpec, AST), ChiselError> {
         None => Vec::new(),
     };
     let short = text_const(&consts, "SHORT_DESCRIPTION").unwrap_or_default();
+    let stacks = stack_need(&consts, &source.file)?;
     let spec = ChiselSpec {
         name: source.name.clone(),
         category: text_const(&consts, "CATEGORY").unwrap_or_else(|| "Misc".into()),
@@ -260,6 +301,7 @@ pub fn spec_of(source: &Source) -> Result<(ChiselSpec, AST), ChiselError> {
         short_desc: short,
         args,
         file: source.file.clone(),
+        stacks,
     };
     Ok((spec, ast))
 }
@@ -301,6 +343,7 @@ pub fn list() -> Vec<ChiselSpec> {
                 desc: e.to_string(),
                 args: Vec::new(),
                 file: s.file.clone(),
+                stacks: StackNeed::None,
             },
         })
         .collect()

@@ -361,6 +361,11 @@ impl ChiselSink {
         } else {
             None
         };
+        if shared.wants_offcpu {
+            for feed in &shared.feeds {
+                feed.watch(view);
+            }
+        }
         if let Some((_, _, f)) = &shared.filter
             && !f.matches(&ChiselValues(view))
         {

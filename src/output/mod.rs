@@ -10,6 +10,7 @@ pub mod format;
 pub mod json;
 pub mod line;
 pub mod scap_sink;
+pub mod sched_slices;
 pub mod text;
 pub mod time;
 pub mod trace_export;

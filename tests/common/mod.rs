@@ -172,6 +172,22 @@ pub fn run(args: &[&str], envs: &[(&str, &str)]) -> Output {
     cmd.output().expect("run tpdig")
 }
 
+/// Compiles the C program `source` into `bin` with `flags` (e.g. `-O0
+/// -fno-omit-frame-pointer`); false when no C compiler is installed.
+pub fn build_c(source: &str, bin: &std::path::Path, flags: &[&str]) -> bool {
+    let src = bin.with_extension("c");
+    std::fs::write(&src, source).unwrap();
+    let ok = Command::new("gcc")
+        .args(flags)
+        .arg("-o")
+        .arg(bin)
+        .arg(&src)
+        .status()
+        .is_ok_and(|s| s.success());
+    let _ = std::fs::remove_file(&src);
+    ok
+}
+
 /// One parsed event line: `num time cpu comm (tid) dir type info`.
 #[derive(Debug, Clone)]
 pub struct Line {
