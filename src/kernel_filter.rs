@@ -126,18 +126,18 @@ pub fn plan(tps: &[Tracepoint], user: Option<&Expr>, exclude_tid: Option<i32>, a
             }
             // The direction never closes the syscall tracepoints: an exit needs its entry's
             // arguments (and the state its effect), and the entry its exit.
-            if let Some(dirs) = &dirs {
-                if !matches!(tp.role, Role::SysEnter { .. } | Role::SysExit { .. }) {
-                    skip |= !dirs.contains(">");
-                }
+            if let Some(dirs) = &dirs
+                && !matches!(tp.role, Role::SysEnter { .. } | Role::SysExit { .. })
+            {
+                skip |= !dirs.contains(">");
             }
-            if let Some(types) = &types {
-                if matches!(tp.role, Role::SysEnter { .. } | Role::SysExit { .. }) {
-                    // Only names that are syscalls can match a syscall event.
-                    skip |= !types
-                        .iter()
-                        .any(|t| !syscalls_for_event(arch, t).is_empty());
-                }
+            if let Some(types) = &types
+                && matches!(tp.role, Role::SysEnter { .. } | Role::SysExit { .. })
+            {
+                // Only names that are syscalls can match a syscall event.
+                skip |= !types
+                    .iter()
+                    .any(|t| !syscalls_for_event(arch, t).is_empty());
             }
         }
         let pushed = match (user, state) {

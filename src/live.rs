@@ -497,12 +497,12 @@ pub fn capture(
                 }
             }
         }
-        if let Some(c) = command.as_mut() {
-            if let Some(st) = c.exited() {
-                exit_status = Some(st);
-                stopped_by.get_or_insert_with(|| "the end of the command".into());
-                break;
-            }
+        if let Some(c) = command.as_mut()
+            && let Some(st) = c.exited()
+        {
+            exit_status = Some(st);
+            stopped_by.get_or_insert_with(|| "the end of the command".into());
+            break;
         }
         let mut timeout = behind.unwrap_or(POLL_INTERVAL_MS);
         if let Some(max) = opts.max_duration {

@@ -415,10 +415,10 @@ impl<'s> Pipeline<'s> {
         }
         if let Some(seen) = self.traced_only.as_mut() {
             seen.insert(r.tid);
-            if let Role::Fork { child_pid, .. } = &tp.role {
-                if let Some(c) = child_pid.i64(r.raw) {
-                    seen.insert(c as u32);
-                }
+            if let Role::Fork { child_pid, .. } = &tp.role
+                && let Some(c) = child_pid.i64(r.raw)
+            {
+                seen.insert(c as u32);
             }
         }
         let cpu = r.cpu as usize;
@@ -514,10 +514,9 @@ impl<'s> Pipeline<'s> {
                 // Calls whose results come back through user memory wait for their post value.
                 if let (Some(c), Some(name @ ("pipe" | "pipe2" | "socketpair"))) =
                     (&call, syscalls::name(decoder.arch, nr))
+                    && ret == 0
                 {
-                    if ret == 0 {
-                        self.last_exit.insert(r.tid, (name, c.args, ret));
-                    }
+                    self.last_exit.insert(r.tid, (name, c.args, ret));
                 }
                 if let (Some(c), Some(name), false) =
                     (&call, syscalls::name(decoder.arch, nr), self.state_off)
@@ -596,12 +595,11 @@ impl<'s> Pipeline<'s> {
         if self.hide_until_exec == Some(view.ev.tid) {
             return false;
         }
-        if !self.selection.suppress.is_empty() {
-            if let Some(t) = self.state.threads.get(view.ev.tid) {
-                if self.selection.suppress.contains(&t.comm) {
-                    return false;
-                }
-            }
+        if !self.selection.suppress.is_empty()
+            && let Some(t) = self.state.threads.get(view.ev.tid)
+            && self.selection.suppress.contains(&t.comm)
+        {
+            return false;
         }
         self.selection
             .filter
@@ -653,7 +651,7 @@ impl<'s> Pipeline<'s> {
         let mut rows: Vec<(&String, &u64)> = self.by_type.iter().collect();
         rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
         writeln!(out, "----------------------")?;
-        writeln!(out, "{:<30} {}", "Event", "#Calls")?;
+        writeln!(out, "{:<30} #Calls", "Event")?;
         writeln!(out, "----------------------")?;
         for (name, n) in rows {
             writeln!(out, "{name:<30} {n}")?;

@@ -28,12 +28,11 @@ impl StopSignals {
 
     /// The stop signal received so far, if any (non-blocking).
     pub fn pending(&mut self) -> Option<Signal> {
-        if self.received.is_none() {
-            if let Some(fd) = &self.fd {
-                if let Ok(Some(info)) = fd.read_signal() {
-                    self.received = Signal::try_from(info.ssi_signo as i32).ok();
-                }
-            }
+        if self.received.is_none()
+            && let Some(fd) = &self.fd
+            && let Ok(Some(info)) = fd.read_signal()
+        {
+            self.received = Signal::try_from(info.ssi_signo as i32).ok();
         }
         self.received
     }

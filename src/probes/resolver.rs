@@ -262,7 +262,7 @@ impl Resolver {
 
     /// Whether probes copy the I/O data of `syscall` (kernel name).
     pub fn copies_data_for(&self, syscall: &str) -> bool {
-        self.data_syscalls.iter().any(|s| *s == syscall)
+        self.data_syscalls.contains(&syscall)
     }
 
     /// The probe a record with this `common_type` belongs to.

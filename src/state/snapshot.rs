@@ -139,10 +139,18 @@ pub fn take(state: &State) -> Snapshot {
             ..Default::default()
         };
         let x = &mut r.extra;
-        t.euid.map(|v| x.push(num(X_EUID, v.into())));
-        t.egid.map(|v| x.push(num(X_EGID, v.into())));
-        t.loginuid.map(|v| x.push(num(X_LOGINUID, v.into())));
-        t.vtid.map(|v| x.push(num(X_VTID, v.into())));
+        if let Some(v) = t.euid {
+            x.push(num(X_EUID, v.into()))
+        }
+        if let Some(v) = t.egid {
+            x.push(num(X_EGID, v.into()))
+        }
+        if let Some(v) = t.loginuid {
+            x.push(num(X_LOGINUID, v.into()))
+        }
+        if let Some(v) = t.vtid {
+            x.push(num(X_VTID, v.into()))
+        }
         // Process facts ride on the main thread's record (or the first one seen).
         if let Some(p) = p.filter(|_| t.tid == t.pid || state.thread(t.pid).is_none()) {
             r.exe = p.exe.clone().unwrap_or_default().into_bytes();
@@ -151,10 +159,12 @@ pub fn take(state: &State) -> Snapshot {
                 r.args = args.iter().map(|a| a.as_bytes().to_vec()).collect();
                 x.push(num(X_HAS_ARGS, 1));
             }
-            p.exepath.as_ref().map(|v| x.push(text(X_EXEPATH, v)));
-            p.container_id
-                .as_ref()
-                .map(|v| x.push(text(X_CONTAINER, v)));
+            if let Some(v) = p.exepath.as_ref() {
+                x.push(text(X_EXEPATH, v))
+            }
+            if let Some(v) = p.container_id.as_ref() {
+                x.push(text(X_CONTAINER, v))
+            }
             if !p.cgroups.is_empty() {
                 let joined: Vec<String> = p
                     .cgroups
@@ -163,8 +173,12 @@ pub fn take(state: &State) -> Snapshot {
                     .collect();
                 x.push(text(X_CGROUPS, &joined.join("\n")));
             }
-            p.vpid.map(|v| x.push(num(X_VPID, v.into())));
-            p.start_ts.map(|v| x.push(num(X_START, v)));
+            if let Some(v) = p.vpid {
+                x.push(num(X_VPID, v.into()))
+            }
+            if let Some(v) = p.start_ts {
+                x.push(num(X_START, v))
+            }
             if let Some(table) = state.fd_table(p.pid) {
                 for fd in table.fds() {
                     let Some(info) = table.get(fd) else { continue };
@@ -176,11 +190,15 @@ pub fn take(state: &State) -> Snapshot {
                         flags: info.flags.into(),
                         extra: Vec::new(),
                     };
-                    info.l4.map(|l| f.extra.push(num(X_L4, l4_code(l))));
-                    info.ino.map(|i| f.extra.push(num(X_INO, i)));
-                    info.sock
-                        .as_ref()
-                        .map(|s| f.extra.push(text(X_TUPLE, &tuple_text(s))));
+                    if let Some(l) = info.l4 {
+                        f.extra.push(num(X_L4, l4_code(l)))
+                    }
+                    if let Some(i) = info.ino {
+                        f.extra.push(num(X_INO, i))
+                    }
+                    if let Some(s) = info.sock.as_ref() {
+                        f.extra.push(text(X_TUPLE, &tuple_text(s)))
+                    }
                     snap.fds.push(f);
                 }
             }
