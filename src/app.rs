@@ -67,6 +67,21 @@ fn print_format(cli: &Cli) -> AppResult<Option<Format>> {
     Format::parse(text).map(Some).map_err(AppError::usage)
 }
 
+/// How many of the first `words` are the chisel's arguments; the rest is the filter.
+/// Required arguments always; optional ones when the words after them form the filter
+/// and the words with them do not (`-c offcpu reason proc.name=sh`).
+fn chisel_arg_count(spec: &crate::chisel::registry::ChiselSpec, words: &[String]) -> usize {
+    let required = spec.args.iter().filter(|a| !a.optional).count();
+    let mut n = required.min(words.len());
+    while n < spec.args.len().min(words.len()) && filter_of(&words[n..]).is_err() {
+        n += 1;
+    }
+    if n > required && filter_of(&words[n..]).is_err() {
+        return required.min(words.len());
+    }
+    n
+}
+
 fn run_inner(cli: &Cli) -> AppResult<i32> {
     if cli.list_fields {
         list_fields(&mut io::stdout().lock()).map_err(quiet_pipe)?;
@@ -110,16 +125,7 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
         Some(name) => {
             let source = crate::chisel::find(name)?;
             let (spec, _) = crate::chisel::registry::spec_of(&source)?;
-            let required = spec.args.iter().filter(|a| !a.optional).count();
-            let mut n = required.min(words.len());
-            // Optional arguments follow when the words after them form the filter and
-            // the words with them do not (`-c offcpu reason proc.name=sh`).
-            while n < spec.args.len().min(words.len()) && filter_of(&words[n..]).is_err() {
-                n += 1;
-            }
-            if n > required && filter_of(&words[n..]).is_err() {
-                n = required.min(words.len());
-            }
+            let n = chisel_arg_count(&spec, &words);
             let args: Vec<String> = words.drain(..n).collect();
             let out: Box<dyn Write> = Box::new(BufWriter::new(destination.writer()?));
             let mut sink = crate::chisel::ChiselSink::new(&source, &args, out)?;

@@ -49,6 +49,28 @@ fn build_source(name: &str, program: &str, flags: &[&str]) -> Option<PathBuf> {
     build_c(program, &bin, flags).then_some(bin)
 }
 
+/// `tpdig -k --tee -w CAP evt.type=write -- PROG`: the live output (the capture goes to CAP).
+fn traced_with_stacks(prog: &str, cap: &std::path::Path) -> String {
+    let cap = cap.to_str().unwrap();
+    let out = run(
+        &["-k", "--tee", "-w", cap, "evt.type=write", "--", prog],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `tpdig -r CAP`'s output.
+fn replayed(cap: &std::path::Path) -> String {
+    let read = run(&["-r", cap.to_str().unwrap()], &[]);
+    assert!(read.status.success());
+    String::from_utf8_lossy(&read.stdout).into_owned()
+}
+
 /// The frame lines under the program's write entry.
 fn write_entry_frames(out: &str) -> Vec<String> {
     let mut lines = out
@@ -104,33 +126,12 @@ fn stack_of_a_write_names_the_callers_live_and_from_a_capture() {
         return;
     };
     let cap = tmp("fp.tpd");
-    let out = run(
-        &[
-            "-k",
-            "--tee",
-            "-w",
-            cap.to_str().unwrap(),
-            "evt.type=write",
-            "--",
-            bin.to_str().unwrap(),
-        ],
-        &[],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let live = String::from_utf8_lossy(&out.stdout).into_owned();
-    let frames = write_entry_frames(&live);
+    let frames = write_entry_frames(&traced_with_stacks(bin.to_str().unwrap(), &cap));
     assert_stack(&frames, &bin);
 
     // The reader has no binary to look at: the capture carries the named frames.
     std::fs::remove_file(&bin).unwrap();
-    let read = run(&["-r", cap.to_str().unwrap()], &[]);
-    assert!(read.status.success());
-    let replay = String::from_utf8_lossy(&read.stdout).into_owned();
-    assert_eq!(write_entry_frames(&replay), frames);
+    assert_eq!(write_entry_frames(&replayed(&cap)), frames);
 
     // evt.stack: folded, outermost first.
     let folded = run(
@@ -192,25 +193,7 @@ fn stack_of_code_without_frame_pointers_comes_from_eh_frame_live_and_from_a_capt
     );
 
     let cap = tmp("nofp.tpd");
-    let out = run(
-        &[
-            "-k",
-            "--tee",
-            "-w",
-            cap.to_str().unwrap(),
-            "evt.type=write",
-            "--",
-            path,
-        ],
-        &[],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let live = String::from_utf8_lossy(&out.stdout).into_owned();
-    let frames = write_entry_frames(&live);
+    let frames = write_entry_frames(&traced_with_stacks(path, &cap));
     assert_stack_with(&frames, &bin, "tpdig_unique_nofp_fn");
     // The whole path: the helper between, and main above it.
     let text = frames.join("\n");
@@ -225,9 +208,6 @@ fn stack_of_code_without_frame_pointers_comes_from_eh_frame_live_and_from_a_capt
 
     // The reader has no binary: the capture carries the named frames, not the stack copy.
     std::fs::remove_file(&bin).unwrap();
-    let read = run(&["-r", cap.to_str().unwrap()], &[]);
-    assert!(read.status.success());
-    let replay = String::from_utf8_lossy(&read.stdout).into_owned();
-    assert_eq!(write_entry_frames(&replay), frames);
+    assert_eq!(write_entry_frames(&replayed(&cap)), frames);
     let _ = std::fs::remove_file(&cap);
 }

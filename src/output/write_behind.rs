@@ -71,19 +71,23 @@ impl WriteBehind {
 
     /// Hands `job` to the thread; when the thread has ended, its error.
     fn send(&mut self, job: Job) -> io::Result<()> {
-        if let Some(e) = &self.failed {
-            return Err(io::Error::new(e.kind(), e.to_string()));
+        match &self.jobs {
+            Some(jobs) if self.failed.is_none() && jobs.send(job).is_ok() => Ok(()),
+            _ => Err(self.stopped()),
         }
-        let sent = self.jobs.as_ref().is_some_and(|j| j.send(job).is_ok());
-        if sent {
-            return Ok(());
-        }
-        let e = self
-            .finish()
-            .err()
-            .unwrap_or_else(|| io::Error::new(io::ErrorKind::BrokenPipe, "output writer stopped"));
-        self.failed = Some(io::Error::new(e.kind(), e.to_string()));
-        Err(e)
+    }
+
+    /// The error the thread ended with: taken from it the first time, repeated after.
+    fn stopped(&mut self) -> io::Error {
+        let e = match self.failed.take() {
+            Some(e) => e,
+            None => self.finish().err().unwrap_or_else(|| {
+                io::Error::new(io::ErrorKind::BrokenPipe, "output writer stopped")
+            }),
+        };
+        let again = io::Error::new(e.kind(), e.to_string());
+        self.failed = Some(e);
+        again
     }
 
     fn hand_over(&mut self) -> io::Result<()> {
@@ -122,11 +126,8 @@ impl Write for WriteBehind {
         self.hand_over()?;
         let (done, wait) = sync_channel(1);
         self.send(Job::Flush(done))?;
-        if wait.recv().is_ok() {
-            return Ok(());
-        }
-        // The thread ended before answering: its error.
-        self.send(Job::Flush(sync_channel(1).0))
+        // No answer: the thread ended before writing everything.
+        wait.recv().map_err(|_| self.stopped())
     }
 }
 
