@@ -35,6 +35,8 @@ pub struct Compat {
     pub kprobe_pt_regs: bool,
     /// Kprobes on functions taking register arguments only (`sys_*`, or one call in).
     pub kprobe_registers: bool,
+    /// Kprobes fetch user strings with `string` and plain dereferences (before 5.5).
+    pub kprobe_string: bool,
     /// Do not create event probes (tier 2 of the user-memory sources).
     pub no_eprobes: bool,
     /// Do not create uprobes (tier 3 of the user-memory sources).
@@ -93,6 +95,10 @@ pub const SWITCHES: &[(&str, &str)] = &[
         "carry system calls on the per-syscall tracepoints, even without a filter on evt.type",
     ),
     (
+        "kprobe-string",
+        "kprobes fetch user strings as kernels before 5.5 must (string, no +u)",
+    ),
+    (
         "no-array-fetch",
         "copy I/O data as a series of u64 probe arguments (no array fetch types)",
     ),
@@ -135,6 +141,7 @@ impl Compat {
                 "no-kprobes" => c.no_kprobes = true,
                 "kprobe-pt-regs" => c.kprobe_pt_regs = true,
                 "kprobe-registers" => c.kprobe_registers = true,
+                "kprobe-string" => c.kprobe_string = true,
                 "no-eprobes" => c.no_eprobes = true,
                 "no-uprobes" => c.no_uprobes = true,
                 "no-array-fetch" => c.no_array_fetch = true,
@@ -154,6 +161,7 @@ impl Compat {
                         no_kprobes: true,
                         kprobe_pt_regs: false,
                         kprobe_registers: false,
+                        kprobe_string: false,
                         no_eprobes: true,
                         no_uprobes: true,
                         no_array_fetch: true,
@@ -184,6 +192,7 @@ impl Compat {
             no_kprobes: self.no_kprobes || o.no_kprobes,
             kprobe_pt_regs: self.kprobe_pt_regs || o.kprobe_pt_regs,
             kprobe_registers: self.kprobe_registers || o.kprobe_registers,
+            kprobe_string: self.kprobe_string || o.kprobe_string,
             no_eprobes: self.no_eprobes || o.no_eprobes,
             no_uprobes: self.no_uprobes || o.no_uprobes,
             no_state: self.no_state || o.no_state,

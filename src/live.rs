@@ -666,6 +666,7 @@ pub fn install_probes(
         } else {
             None
         },
+        kprobe_plain_fetch: c.kprobe_string,
     };
     match ProbeSet::install(fs, &popts) {
         Ok(p) => {

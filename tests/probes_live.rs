@@ -99,6 +99,7 @@ fn capture(t: &Tracefs, work: impl FnOnce()) -> (ProbeSet, Captured) {
         launcher: None,
         data: None,
         kprobe_convention: None,
+        kprobe_plain_fetch: false,
     };
     let set = ProbeSet::install(t, &opts).expect("install probes");
     for l in set.summary() {

@@ -252,6 +252,7 @@ run() {{ # $1 compat switches, $2 filter, $3 workload
 echo "== auto"; run "" "evt.type=openat and proc.name in (cat, rawopen, staticopen)" "cat /etc/passwd >/dev/null; /root/rawopen; /root/staticopen {PATHS}"
 echo "== pt_regs"; run kprobe-pt-regs "evt.type=openat and proc.name=cat" "cat /etc/passwd >/dev/null"
 echo "== registers"; run kprobe-registers "evt.type=openat and proc.name=cat" "cat /etc/passwd >/dev/null"
+echo "== string"; run kprobe-string "evt.type=openat and proc.name=cat" "cat /etc/passwd >/dev/null"
 echo "== end"
 "#
     );
@@ -292,6 +293,22 @@ echo "== end"
     assert!(wrong.is_empty(), "wrong names: {wrong:#?}");
     assert!(present * 100 >= PATHS * 99, "{present} of {PATHS} named");
 
+    assert!(
+        auto.iter()
+            .any(|l| l.contains("kprobe user fetch: ustring")),
+        "{auto:#?}"
+    );
+    // The pre-5.5 fetch (`string`, plain dereferences), forced: 6.1 still reads a user
+    // address given to `string`, so the form a 4.18 kernel gets is checked here.
+    let s = section(&out, "string");
+    assert!(
+        s.iter().any(|l| l.contains("kprobe user fetch: string")),
+        "string: {s:#?}"
+    );
+    assert!(
+        openat_exits(&s, "cat").iter().any(|l| named(l)),
+        "string: cat's openat named: {s:#?}"
+    );
     for (name, convention) in [("pt_regs", "pt_regs"), ("registers", "register arguments")] {
         let s = section(&out, name);
         assert!(

@@ -13,12 +13,14 @@
 //!   convention is tested on them (forced). (`__do_sys_NAME` has the shape too, but 6.1
 //!   refuses kprobes there: EINVAL.)
 //!
-//! User memory is read with `+u` dereferences and the `ustring` type (5.5+).
+//! User memory is read with `+u` dereferences and the `ustring` type (5.5+); where the
+//! kernel refuses those (before 5.5: CentOS 7's 3.10, RHEL 8's 4.18), with plain
+//! dereferences and `string`, which such kernels apply to user addresses on x86.
 
 use super::{InstallError, ProbeSet, Skipped};
 use crate::probes::catalog::{self, ValueKind};
 use crate::probes::control::{KPROBE_EVENTS, append};
-use crate::probes::fetch::fetch_args;
+use crate::probes::fetch::{Reach, fetch_args};
 use crate::probes::record::{Binding, Source};
 use crate::tracefs::Tracefs;
 use std::collections::HashSet;
@@ -92,10 +94,10 @@ impl Convention {
     }
 
     /// The fetch arguments of `values` (syscall argument index, name, kind).
-    fn fetch(self, values: &[(usize, &str, ValueKind)]) -> Option<String> {
+    fn fetch(self, values: &[(usize, &str, ValueKind)], reach: Reach) -> Option<String> {
         let parts: Option<Vec<String>> = values
             .iter()
-            .map(|&(i, name, kind)| Some(fetch_args(name, kind, &self.base(i)?, true)))
+            .map(|&(i, name, kind)| Some(fetch_args(name, kind, &self.base(i)?, reach)))
             .collect();
         parts.map(|p| p.join(" "))
     }
@@ -103,18 +105,21 @@ impl Convention {
 
 impl ProbeSet {
     /// Kprobe events for the catalog's system calls; `forced` fixes the convention (tests),
-    /// else the first that the kernel takes is used for all. Adds the calls named to `done`.
+    /// else the first that the kernel takes is used for all; the same for the user fetch
+    /// (`plain`: the pre-5.5 one only). Adds the calls named to `done`.
     pub(super) fn install_kprobes(
         &mut self,
         tracefs: &Tracefs,
         lookups: bool,
         forced: Option<Convention>,
+        plain: bool,
         done: &mut HashSet<String>,
     ) -> Result<(), InstallError> {
         let Some(path) = self.control_file(KPROBE_EVENTS, "kprobes") else {
             return Ok(());
         };
         let mut convention = forced;
+        let mut reach = plain.then_some(Reach::PlainUser);
         for sc in catalog::selected_syscalls(lookups) {
             let values = catalog::syscall_values(sc, lookups);
             if values.is_empty() {
@@ -124,24 +129,30 @@ impl ProbeSet {
                 Some(c) => vec![c],
                 None => vec![Convention::PtRegs, Convention::Registers],
             };
+            let reaches: Vec<Reach> = match reach {
+                Some(r) => vec![r],
+                None => vec![Reach::User, Reach::PlainUser],
+            };
             let mut last_err = None;
             let mut made = None;
             'conv: for conv in tries {
-                let Some(fetch) = conv.fetch(&values) else {
-                    continue;
-                };
-                for sym in conv.symbols(sc) {
-                    let def = format!("p:{}/{sc} {sym} {fetch}", self.group);
-                    match append(&path, &def) {
-                        Ok(()) => {
-                            made = Some((conv, def));
-                            break 'conv;
+                for &r in &reaches {
+                    let Some(fetch) = conv.fetch(&values, r) else {
+                        continue;
+                    };
+                    for sym in conv.symbols(sc) {
+                        let def = format!("p:{}/{sc} {sym} {fetch}", self.group);
+                        match append(&path, &def) {
+                            Ok(()) => {
+                                made = Some((conv, r, def));
+                                break 'conv;
+                            }
+                            Err(e) => last_err = Some(e),
                         }
-                        Err(e) => last_err = Some(e),
                     }
                 }
             }
-            let Some((conv, def)) = made else {
+            let Some((conv, r, def)) = made else {
                 self.skipped.push(Skipped {
                     what: format!("kprobe for {sc}"),
                     why: last_err.map_or("no convention".into(), |e| e.to_string()),
@@ -150,6 +161,8 @@ impl ProbeSet {
             };
             convention = Some(conv);
             self.kprobe_convention = Some(conv);
+            reach = Some(r);
+            self.kprobe_reach = Some(r);
             let named: Vec<(&str, ValueKind)> = values.iter().map(|v| (v.1, v.2)).collect();
             let bindings = vec![Binding {
                 syscall: sc.to_string(),
@@ -170,21 +183,25 @@ mod tests {
     fn fetch_text_per_convention() {
         let v = [(1, "path", ValueKind::Path)];
         assert_eq!(
-            Convention::PtRegs.fetch(&v).unwrap(),
+            Convention::PtRegs.fetch(&v, Reach::User).unwrap(),
             "path=+u0(+104(%di)):ustring"
         );
         assert_eq!(
-            Convention::Registers.fetch(&v).unwrap(),
+            Convention::Registers.fetch(&v, Reach::User).unwrap(),
             "path=+u0(%si):ustring"
+        );
+        assert_eq!(
+            Convention::Registers.fetch(&v, Reach::PlainUser).unwrap(),
+            "path=+0(%si):string"
         );
         // The fourth argument: r10 in pt_regs, rcx in a C call.
         let v = [(3, "p", ValueKind::Path)];
         assert_eq!(
-            Convention::PtRegs.fetch(&v).unwrap(),
+            Convention::PtRegs.fetch(&v, Reach::User).unwrap(),
             "p=+u0(+56(%di)):ustring"
         );
         assert_eq!(
-            Convention::Registers.fetch(&v).unwrap(),
+            Convention::Registers.fetch(&v, Reach::User).unwrap(),
             "p=+u0(%cx):ustring"
         );
         assert_eq!(

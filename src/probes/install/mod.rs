@@ -35,7 +35,7 @@ use super::control::{
     DYNAMIC_EVENTS, KPROBE_EVENTS, UPROBE_EVENTS, append, group_name, remove_stale,
 };
 use super::elf::Elf;
-use super::fetch::fetch_args;
+use super::fetch::{Reach, fetch_args};
 use super::objects::{file_id, find_objects, is_c_library, is_loader};
 use super::record::{Binding, DecoderError, POST_FDS, POST_RET, PostSpec, ProbeDecoder, Source};
 use super::resolver::Resolver;
@@ -91,6 +91,8 @@ pub struct ProbeOptions {
     pub data: Option<DataOptions>,
     /// The kprobe calling convention to use (None: the first the kernel takes).
     pub kprobe_convention: Option<Convention>,
+    /// Kprobes fetch user strings the pre-5.5 way (`string`), without trying `ustring`.
+    pub kprobe_plain_fetch: bool,
 }
 
 /// What is probed in the launcher (see [`ProbeOptions::launcher`]).
@@ -175,6 +177,7 @@ pub struct ProbeSet {
     /// The calls the kernel tier (kprobes, event probes) names: no uprobes for them.
     kernel_named: HashSet<String>,
     kprobe_convention: Option<Convention>,
+    kprobe_reach: Option<Reach>,
     removed: bool,
 }
 
@@ -210,11 +213,19 @@ impl ProbeSet {
             groups: points::Groups::default(),
             kernel_named: HashSet::new(),
             kprobe_convention: None,
+            kprobe_reach: None,
             removed: false,
         };
         let mut eprobed: HashSet<String> = HashSet::new();
         if opts.tiers.kprobe {
-            set.install_kprobes(tracefs, lookups, opts.kprobe_convention, &mut eprobed)?;
+            let plain = opts.kprobe_plain_fetch;
+            set.install_kprobes(
+                tracefs,
+                lookups,
+                opts.kprobe_convention,
+                plain,
+                &mut eprobed,
+            )?;
         }
         if opts.tiers.eprobe {
             set.install_eprobes(tracefs, lookups, &mut eprobed)?;
@@ -324,7 +335,12 @@ impl ProbeSet {
                     continue;
                 };
                 let vname = format!("a{i}");
-                parts.push(fetch_args(&vname, kind, &format!("${}", f.name), true));
+                parts.push(fetch_args(
+                    &vname,
+                    kind,
+                    &format!("${}", f.name),
+                    Reach::User,
+                ));
                 names.push((vname, kind));
                 args.push(i);
             }
@@ -458,7 +474,7 @@ impl ProbeSet {
                     let Some(reg) = catalog::arg_register(arch, a.index) else {
                         continue;
                     };
-                    parts.push(fetch_args(a.name, a.kind, reg, false));
+                    parts.push(fetch_args(a.name, a.kind, reg, Reach::Own));
                 }
                 if parts.len() != f.args.len() {
                     continue;
@@ -557,7 +573,7 @@ impl ProbeSet {
                             name,
                             kind,
                             catalog::syscall_arg_register(arch, arg)?,
-                            false,
+                            Reach::Own,
                         ))
                     })
                     .collect();
@@ -838,6 +854,13 @@ impl ProbeSet {
             .collect();
         if let Some(c) = self.kprobe_convention {
             out.push(format!("kprobe convention: {c}"));
+        }
+        if let Some(r) = self.kprobe_reach {
+            let how = match r {
+                Reach::PlainUser => "string (no user fetches: before 5.5)",
+                _ => "ustring, +u dereferences (5.5+)",
+            };
+            out.push(format!("kprobe user fetch: {how}"));
         }
         for l in self.data_layouts.summary() {
             out.push(format!("I/O data: {l}"));
