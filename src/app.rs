@@ -1,26 +1,28 @@
-//! From parsed flags to an exit code.
+//! From parsed flags to an exit code: check the flags, open the sinks and a chisel, then
+//! one of the three runs (read files, live capture, flight recorder).
 
 use crate::capture::blocks::MachineInfo;
+use crate::chisel::ChiselSink;
 use crate::cli::Cli;
 use crate::compat::Compat;
 use crate::data_choice::{DataRequest, filter_reads_data, reads_data};
 use crate::error::{AppError, AppResult, ExitKind};
-use crate::fields::{Catalog, FIELDS};
+use crate::fields::Catalog;
 use crate::live::{self, LiveOptions};
 use crate::output::Sink;
-use crate::output::capture_sink::{CaptureSink, Rotation};
 use crate::output::destination::Destination;
 use crate::output::format::{CONTAINER_FORMAT, Format};
-use crate::output::json::JsonSink;
-use crate::output::line::FormatSink;
-use crate::output::text::TextSink;
-use crate::output::time::TimeMode;
-use crate::output::write_behind::WriteBehind;
 use crate::pipeline::{Pipeline, Selection};
 use crate::source::file::{ReplayOptions, replay};
 use crate::state::{Comm, State};
+use crate::wall_time::TimeMode;
 use std::io::{self, BufWriter, Write};
 use std::time::Duration;
+
+mod listings;
+mod outputs;
+
+use outputs::Outputs;
 
 /// Runs tpdig with the given arguments and returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
@@ -83,239 +85,75 @@ fn chisel_arg_count(spec: &crate::chisel::registry::ChiselSpec, words: &[String]
 }
 
 fn run_inner(cli: &Cli) -> AppResult<i32> {
-    if cli.list_fields {
-        list_fields(&mut io::stdout().lock()).map_err(quiet_pipe)?;
-        return Ok(0);
+    if let Some(code) = listings::answer(cli)? {
+        return Ok(code);
     }
-    if cli.list_events {
-        crate::output::events::list(&mut io::stdout().lock())
-            .map_err(|e| AppError::runtime(e.to_string()))?;
-        return Ok(0);
-    }
-    if cli.chisel.as_deref() == Some("l") {
-        crate::chisel::print_list(&crate::chisel::list(), &mut io::stdout().lock())
-            .map_err(quiet_pipe)?;
-        return Ok(0);
-    }
-    if let Some(name) = &cli.chisel_info {
-        let source = crate::chisel::find(name)?;
-        let (spec, _) = crate::chisel::registry::spec_of(&source)?;
-        crate::chisel::print_info(&spec, &mut io::stdout().lock()).map_err(quiet_pipe)?;
-        return Ok(0);
-    }
-    let max_duration = match cli.max_seconds {
-        Some(s) if !(s.is_finite() && s > 0.0) => {
-            return Err(AppError::usage(format!(
-                "-M {s}: the duration must be a positive number of seconds"
-            )));
-        }
-        Some(s) => Some(Duration::from_secs_f64(s)),
-        None => None,
-    };
+    check_combinations(cli)?;
+    let max_duration = max_duration(cli)?;
     let time_mode = TimeMode::parse(&cli.timetype).map_err(AppError::usage)?;
     let destination = Destination::open(cli.output.as_deref())?;
     // -S: the table of event types, written after the events.
-    let mut type_counts = match cli.summary {
-        true => Some(destination.writer()?),
-        false => None,
-    };
-    // A chisel takes its required arguments from the first words; the rest is the filter.
+    let mut type_counts = cli.summary.then(|| destination.writer()).transpose()?;
+    // A chisel takes its arguments from the first words; the rest is the filter.
     let mut words = cli.filter.clone();
-    let mut chisel = match &cli.chisel {
-        Some(name) => {
-            let source = crate::chisel::find(name)?;
-            let (spec, _) = crate::chisel::registry::spec_of(&source)?;
-            let n = chisel_arg_count(&spec, &words);
-            let args: Vec<String> = words.drain(..n).collect();
-            let out: Box<dyn Write> = Box::new(BufWriter::new(destination.writer()?));
-            let mut sink = crate::chisel::ChiselSink::new(&source, &args, out)?;
-            sink.set_live(cli.read.is_empty());
-            Some(sink)
-        }
-        None => None,
-    };
-    let filter = filter_of(&words)?;
+    let mut chisel = open_chisel(cli, &destination, &mut words)?;
+    let (user_filter, compiled) = filter_of(&words)?.unzip();
     let format = print_format(cli)?;
-    let (filter_expr, compiled) = match filter {
-        Some((e, c)) => (Some(e), Some(c)),
-        None => (None, None),
-    };
-    let data_req = data_request(cli, filter_expr.as_ref(), format.as_ref(), chisel.as_ref())?;
-    let (data_opts, data_rendering) = data_req.live(filter_expr.as_ref());
-    let selection = Selection {
-        filter: compiled,
-        suppress: cli
-            .suppress_comm
-            .iter()
-            .map(|c| Comm::from_bytes(c.as_bytes()))
-            .collect(),
-        max_events: cli.numevents,
-    };
-    // The event stream: written by a thread of its own unless every event must be
-    // written as it comes (-U).
-    let out: Box<dyn Write> = if cli.unbuffered {
-        Box::new(BufWriter::with_capacity(64 * 1024, destination.writer()?))
-    } else {
-        Box::new(WriteBehind::new(destination.writer()?))
-    };
-    let mut capture: Option<Box<dyn Sink>> = cli.write.as_ref().map(|path| {
-        let rotation = Rotation {
-            bytes: cli.file_size.map(|mb| mb * 1_000_000),
-            seconds: cli.file_seconds,
-            events: cli.file_events,
-            files: cli.file_limit,
-        };
-        let mut machine = machine_info();
-        if let Some(d) = &data_opts {
-            machine.set(crate::capture::DATA_SNAPLEN_KEY, d.snaplen.to_string());
+    let data_req = data_request(cli, user_filter.as_ref(), format.as_ref(), chisel.as_ref())?;
+    let (data_opts, data_rendering) = data_req.live(user_filter.as_ref());
+    let selection = selection(cli, compiled);
+    let mut outputs = Outputs::open(
+        cli,
+        &destination,
+        format,
+        time_mode,
+        data_opts.as_ref(),
+        chisel.is_some(),
+    )?;
+    // A chisel that is done before the first event (an error in its start) sees none.
+    let chisel_done = chisel.as_ref().is_some_and(|c| c.wants_end());
+
+    if !cli.read.is_empty() {
+        let mut sinks = outputs.sinks();
+        if let Some(c) = chisel.as_mut().filter(|_| !chisel_done) {
+            sinks.push(c);
         }
-        let scap = cli.write_format.as_deref().map_or_else(
-            || crate::output::scap_sink::wants_scap(path),
-            |f| f == "scap",
-        );
-        if scap {
-            return Box::new(crate::output::scap_sink::ScapSink::new(
-                path.clone(),
-                cli.verbose,
-            )) as Box<dyn Sink>;
-        }
-        Box::new(CaptureSink::new(
-            path.clone(),
-            cli.compress,
-            rotation,
-            machine,
-        )) as Box<dyn Sink>
-    });
-    if cli.export_trace.is_some() && cli.read.is_empty() {
-        return Err(AppError::usage(
-            "--export-trace converts captures: it needs -r",
-        ));
+        let rendering = data_req.rendering(false);
+        let code = read_files(cli, selection, sinks, &destination, rendering)?;
+        return chisel_outcome(chisel, code);
     }
-    let mut export: Option<Box<dyn Sink>> = match &cli.export_trace {
-        None => None,
-        Some(p) => {
-            let f = std::fs::File::create(p)
-                .map_err(|e| AppError::runtime(format!("--export-trace {}: {e}", p.display())))?;
-            Some(Box::new(crate::output::trace_export::TraceExportSink::new(
-                BufWriter::with_capacity(64 * 1024, f),
-            )))
-        }
+    let (stack, stack_events) = stack_request(cli, chisel.as_ref())?;
+    let mut opts = LiveOptions {
+        buffer_bytes: cli.buffer_size,
+        compat: compat_switches(cli)?,
+        include_self: cli.debug,
+        verbose: cli.verbose,
+        max_duration,
+        filter_expr: None,
+        command: (!cli.command.is_empty()).then(|| cli.command.clone()),
+        probe_lookups: cli.probe_lookups,
+        data: data_opts,
+        data_rendering,
+        stack,
+        stack_events,
     };
-    let printing = (cli.write.is_none() && chisel.is_none() && export.is_none()) || cli.tee;
-    let mut printer: Option<Box<dyn Sink>> = if !printing || cli.quiet {
-        None
-    } else if cli.json {
-        Some(Box::new(JsonSink::new(
-            out,
-            format.map(|f| f.fields().cloned().collect()),
-            cli.unbuffered,
-        )))
-    } else if let Some(f) = format {
-        Some(Box::new(FormatSink::new(out, f, time_mode, cli.unbuffered)))
-    } else {
-        Some(Box::new(TextSink::new(out, time_mode, cli.unbuffered)))
-    };
-    let mut sinks: Vec<&mut dyn Sink> = Vec::new();
-    if let Some(c) = capture.as_mut() {
-        sinks.push(c.as_mut());
+    if let Some(ring) = cli.flight_recorder {
+        // The flight recorder's dumps hold what the user's filter selects, whatever a
+        // chisel's is.
+        opts.buffer_bytes = ring;
+        opts.filter_expr = user_filter;
+        let chisel = chisel.filter(|_| !chisel_done);
+        return flight(cli, opts, selection, chisel);
     }
-    if let Some(p) = printer.as_mut() {
-        sinks.push(p.as_mut());
-    }
-    if let Some(e) = export.as_mut() {
-        sinks.push(e.as_mut());
-    }
-    // The flight recorder's dumps hold what the user's filter selects, whatever a chisel's is.
-    let user_filter_expr = filter_expr.clone();
     // The kernel may also drop what the chisel's own filter rejects.
-    let filter_expr = match (filter_expr, chisel.as_ref().and_then(|c| c.filter_expr())) {
+    opts.filter_expr = match (user_filter, chisel.as_ref().and_then(|c| c.filter_expr())) {
         (Some(a), Some(b)) => Some(crate::filter::Expr::And(Box::new(a), Box::new(b))),
         (a, b) => a.or(b),
     };
-    // A chisel that reads stacks (`STACKS`) turns -k on, on the events it names.
-    let chisel_stacks = chisel
-        .as_ref()
-        .map(|c| c.spec().stacks.clone())
-        .unwrap_or_default();
-    let stack_events = match &chisel_stacks {
-        crate::chisel::registry::StackNeed::Events(text) => Some(
-            crate::filter::parse(text, &Catalog)
-                .map_err(|e| AppError::usage(format!("the chisel's STACKS filter: {e}")))?,
-        ),
-        _ => None,
-    };
-    let stack = cli.stack || chisel_stacks != crate::chisel::registry::StackNeed::None;
-    let chisel_done = chisel.as_ref().is_some_and(|c| c.wants_end());
+    let mut sinks = outputs.sinks();
     if let Some(c) = chisel.as_mut().filter(|_| !chisel_done) {
         sinks.push(c);
     }
-    if !cli.read.is_empty() {
-        if !cli.command.is_empty() {
-            return Err(AppError::usage(
-                "-r reads files: it cannot also run a command (--)",
-            ));
-        }
-        let code = read_files(
-            cli,
-            selection,
-            sinks,
-            &destination,
-            data_req.rendering(false),
-        )?;
-        return chisel_outcome(chisel, code);
-    }
-    let live_opts = |buffer_bytes: usize, filter_expr| -> AppResult<LiveOptions> {
-        Ok(LiveOptions {
-            buffer_bytes,
-            compat: compat_switches(cli)?,
-            include_self: cli.debug,
-            verbose: cli.verbose,
-            max_duration,
-            filter_expr,
-            command: (!cli.command.is_empty()).then(|| cli.command.clone()),
-            probe_lookups: cli.probe_lookups,
-            data: data_opts.clone(),
-            data_rendering,
-            stack,
-            stack_events: stack_events.clone(),
-        })
-    };
-    if let Some(ring) = cli.flight_recorder {
-        let Some(path) = &cli.write else {
-            return Err(AppError::usage(
-                "--flight-recorder needs -w FILE (dumps are written to FILE.1, FILE.2...)",
-            ));
-        };
-        let mut f =
-            crate::flight::FlightOptions::new(live_opts(ring, user_filter_expr)?, path.clone());
-        f.compress = cli.compress;
-        f.machine = machine_info();
-        f.suppress = selection.suppress.clone();
-        f.trigger = match &cli.trigger {
-            Some(t) => filter_of(std::slice::from_ref(t))?.map(|(_, c)| c),
-            None => None,
-        };
-        f.post = Duration::from_secs_f64(cli.post.unwrap_or(0.0).max(0.0));
-        f.max_dumps = cli.max_dumps.unwrap_or(crate::flight::DEFAULT_MAX_DUMPS);
-        f.dump_at_end = !cli.no_final_dump;
-        // A chisel watches the events as they happen and may ask for dumps (`dump()`).
-        let mut watchers: Vec<&mut dyn Sink> = Vec::new();
-        if let Some(c) = chisel.as_mut().filter(|_| !chisel_done) {
-            let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-            c.set_dump_request(flag.clone());
-            f.request = Some(flag);
-            watchers.push(c);
-        }
-        let summary = crate::flight::run_watched(&f, watchers)?;
-        if cli.verbose {
-            eprintln!("tpdig: {} dumps written", summary.dumps.len());
-        }
-        let code = chisel_outcome(chisel, 0)?;
-        return Ok(summary
-            .command_status
-            .map_or(code, crate::command::exit_code));
-    }
-    let opts = live_opts(cli.buffer_size, filter_expr)?;
     let type_counts = type_counts.as_mut().map(|w| w.as_mut() as &mut dyn Write);
     let summary = live::capture(&opts, selection, sinks, type_counts)?;
     let code = chisel_outcome(chisel, 0)?;
@@ -331,8 +169,126 @@ fn run_inner(cli: &Cli) -> AppResult<i32> {
         .map_or(code, crate::command::exit_code))
 }
 
+/// Flags that do not go together, found before anything starts.
+fn check_combinations(cli: &Cli) -> AppResult<()> {
+    if cli.export_trace.is_some() && cli.read.is_empty() {
+        return Err(AppError::usage(
+            "--export-trace converts captures: it needs -r",
+        ));
+    }
+    if !cli.read.is_empty() && !cli.command.is_empty() {
+        return Err(AppError::usage(
+            "-r reads files: it cannot also run a command (--)",
+        ));
+    }
+    if cli.flight_recorder.is_some() && cli.write.is_none() {
+        return Err(AppError::usage(
+            "--flight-recorder needs -w FILE (dumps are written to FILE.1, FILE.2...)",
+        ));
+    }
+    Ok(())
+}
+
+/// `-M SECONDS`.
+fn max_duration(cli: &Cli) -> AppResult<Option<Duration>> {
+    match cli.max_seconds {
+        Some(s) if !(s.is_finite() && s > 0.0) => Err(AppError::usage(format!(
+            "-M {s}: the duration must be a positive number of seconds"
+        ))),
+        Some(s) => Ok(Some(Duration::from_secs_f64(s))),
+        None => Ok(None),
+    }
+}
+
+/// `-c CHISEL`: the chisel, with its arguments taken from the front of `words`.
+fn open_chisel(
+    cli: &Cli,
+    destination: &Destination,
+    words: &mut Vec<String>,
+) -> AppResult<Option<ChiselSink>> {
+    let Some(name) = &cli.chisel else {
+        return Ok(None);
+    };
+    let source = crate::chisel::find(name)?;
+    let (spec, _) = crate::chisel::registry::spec_of(&source)?;
+    let n = chisel_arg_count(&spec, words);
+    let args: Vec<String> = words.drain(..n).collect();
+    let out: Box<dyn Write> = Box::new(BufWriter::new(destination.writer()?));
+    let mut sink = ChiselSink::new(&source, &args, out)?;
+    sink.set_live(cli.read.is_empty());
+    Ok(Some(sink))
+}
+
+/// What user space shows: the compiled filter, `-U`'s hidden commands, `-n`.
+fn selection(cli: &Cli, filter: Option<crate::filter::Filter>) -> Selection {
+    Selection {
+        filter,
+        suppress: cli
+            .suppress_comm
+            .iter()
+            .map(|c| Comm::from_bytes(c.as_bytes()))
+            .collect(),
+        max_events: cli.numevents,
+    }
+}
+
+/// `-k`, or a chisel that reads stacks (`STACKS`, on the events it names: `offcpu` needs
+/// them on scheduler switches only): whether to take call chains, and on which events.
+fn stack_request(
+    cli: &Cli,
+    chisel: Option<&ChiselSink>,
+) -> AppResult<(bool, Option<crate::filter::Expr>)> {
+    use crate::chisel::registry::StackNeed;
+    let need = chisel.map(|c| c.spec().stacks.clone()).unwrap_or_default();
+    let events = match &need {
+        StackNeed::Events(text) => Some(
+            crate::filter::parse(text, &Catalog)
+                .map_err(|e| AppError::usage(format!("the chisel's STACKS filter: {e}")))?,
+        ),
+        _ => None,
+    };
+    Ok((cli.stack || need != StackNeed::None, events))
+}
+
+/// `--flight-recorder RING -w FILE`: events kept in overwrite rings, dumped on a trigger;
+/// a chisel watches the events as they happen and may ask for dumps (`dump()`).
+fn flight(
+    cli: &Cli,
+    opts: LiveOptions,
+    selection: Selection,
+    mut chisel: Option<ChiselSink>,
+) -> AppResult<i32> {
+    let path = cli.write.clone().unwrap_or_default();
+    let mut f = crate::flight::FlightOptions::new(opts, path);
+    f.compress = cli.compress;
+    f.machine = machine_info();
+    f.suppress = selection.suppress;
+    f.trigger = match &cli.trigger {
+        Some(t) => filter_of(std::slice::from_ref(t))?.map(|(_, c)| c),
+        None => None,
+    };
+    f.post = Duration::from_secs_f64(cli.post.unwrap_or(0.0).max(0.0));
+    f.max_dumps = cli.max_dumps.unwrap_or(crate::flight::DEFAULT_MAX_DUMPS);
+    f.dump_at_end = !cli.no_final_dump;
+    let mut watchers: Vec<&mut dyn Sink> = Vec::new();
+    if let Some(c) = chisel.as_mut() {
+        let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        c.set_dump_request(flag.clone());
+        f.request = Some(flag);
+        watchers.push(c);
+    }
+    let summary = crate::flight::run_watched(&f, watchers)?;
+    if cli.verbose {
+        eprintln!("tpdig: {} dumps written", summary.dumps.len());
+    }
+    let code = chisel_outcome(chisel, 0)?;
+    Ok(summary
+        .command_status
+        .map_or(code, crate::command::exit_code))
+}
+
 /// A chisel that failed (syntax, runtime error, endless loop) decides the exit code.
-fn chisel_outcome(chisel: Option<crate::chisel::ChiselSink>, code: i32) -> AppResult<i32> {
+fn chisel_outcome(chisel: Option<ChiselSink>, code: i32) -> AppResult<i32> {
     match chisel.and_then(|mut c| c.take_error()) {
         Some(e) => Err(e.into()),
         None => Ok(code),
@@ -401,7 +357,7 @@ fn data_request(
     cli: &Cli,
     filter: Option<&crate::filter::Expr>,
     format: Option<&Format>,
-    chisel: Option<&crate::chisel::ChiselSink>,
+    chisel: Option<&ChiselSink>,
 ) -> AppResult<DataRequest> {
     use crate::params::BufferFormat;
     let formats = [
@@ -443,22 +399,4 @@ fn machine_info() -> MachineInfo {
     m.set("cpus", read("/sys/devices/system/cpu/online"));
     m.set("tpdig", env!("CARGO_PKG_VERSION"));
     m
-}
-
-/// `-l`: every field with its description, grouped by class as sysdig does.
-fn list_fields(out: &mut dyn Write) -> io::Result<()> {
-    let mut class = "";
-    for f in FIELDS {
-        let c = f.name.split('.').next().unwrap_or("");
-        if c != class {
-            class = c;
-            writeln!(out, "\n----------------------\nField Class: {c}\n")?;
-        }
-        let name = match f.arg {
-            crate::fields::ArgUse::Required => format!("{}[ARG]", f.name),
-            _ => f.name.to_string(),
-        };
-        writeln!(out, "{name:<25} {}", f.desc)?;
-    }
-    Ok(())
 }

@@ -37,3 +37,4 @@ pub mod syscall_source;
 pub mod syscalls;
 pub mod teardown;
 pub mod tracefs;
+pub mod wall_time;

@@ -652,8 +652,8 @@ fn register_output(engine: &mut Engine, shared: &SharedRc) {
     });
     engine.register_fn("clear_screen", || "\x1b[2J\x1b[H".to_string());
     engine.register_fn("format_ts", |ns: INT| {
-        let off = crate::output::time::utc_offset(ns / 1_000_000_000);
-        crate::output::time::format_datetime(ns.max(0) as u64, off, true)
+        let off = crate::wall_time::utc_offset(ns / 1_000_000_000);
+        crate::wall_time::format_datetime(ns.max(0) as u64, off, true)
     });
 }
 

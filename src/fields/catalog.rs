@@ -7,11 +7,11 @@
 use super::view::EventView;
 use crate::decode::Kind;
 use crate::filter::{FieldType, Value};
-use crate::output::time::{format_datetime, format_iso8601};
 use crate::params::{self, Dir, ParamType};
 use crate::state::fds::{FdInfo, FdKind, SockTuple};
 use crate::state::process::Process;
 use crate::syscalls;
+use crate::wall_time::{format_datetime, format_iso8601};
 use std::borrow::Cow;
 
 /// Whether a field takes an argument (`evt.arg.name`, `evt.arg[0]`, `proc.aname[2]`).
@@ -61,7 +61,7 @@ fn io_dir(v: &EventView<'_>) -> Option<bool> {
 }
 
 fn offset(v: &EventView<'_>) -> i64 {
-    crate::output::time::utc_offset(v.ev.ts as i64 / 1_000_000_000)
+    crate::wall_time::utc_offset(v.ev.ts as i64 / 1_000_000_000)
 }
 
 fn proc_<'v>(v: &'v EventView<'v>) -> Option<&'v Process> {

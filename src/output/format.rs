@@ -3,9 +3,9 @@
 //!
 //! Parsing is I/O-free and happens once; rendering walks the parsed pieces.
 
-use super::time::OutputTime;
 use crate::fields::{self, EventView};
 use crate::filter::{FieldRef, FieldValues};
+use crate::wall_time::OutputTime;
 
 /// sysdig's container format (`-pc`, `-pcontainer`).
 pub const CONTAINER_FORMAT: &str = "*%evt.num %evt.outputtime %evt.cpu %container.name (%container.id) %proc.name (%thread.tid:%thread.vtid) %evt.dir %evt.type %evt.info";

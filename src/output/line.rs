@@ -2,8 +2,8 @@
 
 use super::Sink;
 use super::format::Format;
-use super::time::{OutputTime, TimeMode};
 use crate::fields::EventView;
+use crate::wall_time::{OutputTime, TimeMode};
 use std::io::{self, Write};
 
 pub struct FormatSink<W: Write> {

@@ -12,7 +12,6 @@ pub mod line;
 pub mod scap_sink;
 pub mod sched_slices;
 pub mod text;
-pub mod time;
 pub mod trace_export;
 pub mod write_behind;
 

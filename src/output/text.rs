@@ -5,9 +5,9 @@
 //! this is the line most users see, and the one that must keep up with a syscall storm.
 
 use super::Sink;
-use super::time::{OutputTime, TimeMode};
 use crate::fields::EventView;
 use crate::fields::info::write_info;
+use crate::wall_time::{OutputTime, TimeMode};
 use std::io::{self, Write};
 
 pub struct TextSink<W: Write> {

@@ -1,12 +1,7 @@
 //! The perf engine: one event per tracepoint per online CPU, one ring per CPU.
 //!
-//! Opening probes the kernel by trying, never by version: the attr size (E2BIG protocol:
-//! the kernel writes back the size it knows, we retry with it), `use_clockid` (EINVAL on
-//! kernels before 4.1: retry without and calibrate the clock), PERF_FLAG_FD_CLOEXEC
-//! (EINVAL before 3.14: retry without, set FD_CLOEXEC afterwards) and SET_OUTPUT
-//! (refused: each event keeps its own ring). The first event opened settles each choice
-//! for all others, so every event of a run has the same attr and can share a ring.
-//! Every fallback can be forced through `Compat`, so tests reach the old-kernel paths.
+//! The attributes every event is opened with are found by trying ([`open`](super::open));
+//! the engine then sorts the opens out, maps the rings, and reads them.
 //!
 //! Failure policy: a tracepoint the kernel does not have (ENOENT, ENODEV, or EINVAL —
 //! what perf_trace_init answers for an unknown id) is skipped and listed in `skipped()`;
@@ -29,17 +24,16 @@
 //! available each event gets a full-size ring of its own: the watermark was fixed at open
 //! time for that size, and a smaller ring would only wake when already full.
 
-use super::attr::{self, AttrOptions, CLOCKID_MIN_SIZE, FULL_SIZE, SIZE_VER0, SampleLayout};
+use super::attr::{self, SampleLayout};
 use super::clock::Clock;
 use super::cpus::parse_cpu_list;
 use super::error::{ErrorKind, Op, PerfError, describe, permission_hint};
+use super::open::{Feature, Features, Negotiation, ensure_fds, open_all};
 use super::record::{OwnedMmap, Record, Sample, parse};
 use super::ring::Ring;
-use super::sys::{Kernel, OpenJob};
+use super::sys::Kernel;
 use crate::compat::Compat;
-use perf_event_open_sys::bindings::{PERF_FLAG_FD_CLOEXEC, perf_event_attr};
 use std::ffi::CString;
-use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
@@ -111,102 +105,6 @@ impl EngineConfig {
 /// the raw payload and the call chain.
 pub const MAX_STACK_DUMP: u32 = 60 * 1024;
 
-/// Spare descriptors kept free beyond the perf events (stdio, tracefs, output files,
-/// the calibration event).
-pub const FD_MARGIN: u64 = 64;
-
-/// The state of one probed kernel feature.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Feature {
-    /// Tried and used.
-    Used,
-    /// Turned off by a compat switch.
-    Forced,
-    /// The kernel refused it (errno).
-    Rejected(i32),
-    /// Not tried (not needed, or the attr size cannot carry it).
-    Unused,
-}
-
-impl fmt::Display for Feature {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Feature::Used => f.write_str("yes"),
-            Feature::Forced => f.write_str("no (forced by compat switch)"),
-            Feature::Rejected(e) => {
-                write!(
-                    f,
-                    "no (kernel refused: {})",
-                    describe(&io::Error::from_raw_os_error(*e))
-                )
-            }
-            Feature::Unused => f.write_str("not used"),
-        }
-    }
-}
-
-/// What was detected and forced when opening, for `-v`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Features {
-    /// The attr size every event was opened with.
-    pub attr_size: u32,
-    /// The size the kernel asked for after E2BIG, if it did.
-    pub e2big: Option<u32>,
-    pub clockid: Feature,
-    pub cloexec_flag: Feature,
-    pub set_output: Feature,
-    pub set_filter: Feature,
-    /// Backward-written overwrite rings (asked for by the flight recorder only).
-    pub write_backward: Feature,
-    pub page_size: usize,
-    pub data_pages: usize,
-    pub rings: usize,
-    pub events: usize,
-    /// RLIMIT_NOFILE raised from (old soft) to (new soft).
-    pub nofile_raised: Option<(u64, u64)>,
-    /// Why calibration failed, when the clock had to be assumed.
-    pub calibration_error: Option<String>,
-    pub forced: Compat,
-}
-
-impl fmt::Display for Features {
-    /// One line, `; `-separated, for `-v`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "perf_event_attr size {}", self.attr_size)?;
-        if let Some(s) = self.e2big {
-            write!(f, " (kernel asked for {s} after E2BIG)")?;
-        }
-        write!(f, "; use_clockid: {}", self.clockid)?;
-        write!(f, "; PERF_FLAG_FD_CLOEXEC: {}", self.cloexec_flag)?;
-        write!(f, "; shared ring per CPU (SET_OUTPUT): {}", self.set_output)?;
-        write!(f, "; in-kernel filters (SET_FILTER): {}", self.set_filter)?;
-        if self.write_backward != Feature::Unused {
-            write!(
-                f,
-                "; overwrite rings (write_backward): {}",
-                self.write_backward
-            )?;
-        }
-        write!(
-            f,
-            "; {} events, {} rings of {} KiB",
-            self.events,
-            self.rings,
-            self.data_pages * self.page_size / 1024
-        )?;
-        if let Some((a, b)) = self.nofile_raised {
-            write!(f, "; RLIMIT_NOFILE raised from {a} to {b}")?;
-        }
-        if let Some(e) = &self.calibration_error {
-            write!(
-                f,
-                "; clock calibration failed ({e}), perf clock assumed CLOCK_MONOTONIC"
-            )?;
-        }
-        Ok(())
-    }
-}
-
 /// Malformed ring contents seen while draining.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReadErrors {
@@ -226,258 +124,164 @@ impl ReadErrors {
     }
 }
 
-/// The choices settled by the first successful open.
-struct Negotiation {
-    size: u32,
-    size_settled: bool,
-    e2big: Option<u32>,
-    clockid: bool,
-    clockid_settled: bool,
-    clockid_state: Feature,
-    cloexec: bool,
-    cloexec_settled: bool,
-    cloexec_state: Feature,
-    backward: bool,
-    backward_settled: bool,
-    backward_state: Feature,
-    /// Bytes of user stack `-k` samples copy for unwinding; 0 with `no-stack-dump` or an
-    /// attr too small to carry the request (frame-pointer chains only).
-    stack_dump: u32,
-    stack_dump_settled: bool,
-}
+/// Tracepoints left out, with the reason.
+type Skipped = Vec<(String, PerfError)>;
 
-impl Negotiation {
-    fn new(c: &Compat, overwrite: bool) -> Negotiation {
-        Negotiation {
-            size: if c.attr_v0 { SIZE_VER0 } else { FULL_SIZE },
-            size_settled: c.attr_v0,
-            e2big: None,
-            clockid: !c.no_clockid && !c.attr_v0,
-            clockid_settled: c.no_clockid || c.attr_v0,
-            clockid_state: if c.no_clockid || c.attr_v0 {
-                Feature::Forced
-            } else {
-                Feature::Unused
-            },
-            cloexec: true,
-            cloexec_settled: false,
-            cloexec_state: Feature::Unused,
-            backward: overwrite && !c.no_write_backward,
-            backward_settled: !overwrite || c.no_write_backward,
-            backward_state: if overwrite && c.no_write_backward {
-                Feature::Forced
-            } else {
-                Feature::Unused
-            },
-            stack_dump: if c.no_stack_dump || c.attr_v0 {
-                0
-            } else {
-                attr::DEFAULT_STACK_DUMP
-            },
-            stack_dump_settled: false,
-        }
-    }
-
-    /// The layout of the records of an event opened with the settled choices.
-    fn layout(&self, stack: bool) -> SampleLayout {
-        SampleLayout::of(&tracepoint_attr(
-            (0, stack),
-            self.size,
-            -1,
-            0,
-            false,
-            false,
-            self.stack_dump,
-        ))
-    }
-
-    fn open_flags(&self) -> u64 {
-        if self.cloexec {
-            PERF_FLAG_FD_CLOEXEC as u64
-        } else {
-            0
-        }
-    }
-}
-
-/// Opens one event with the negotiated options, settling them on first success. A `-k`
-/// event the kernel refuses (EINVAL) with the user stack copy is retried without it, for
-/// kernels before PERF_SAMPLE_REGS_USER / STACK_USER (3.7); the first `-k` event settles
-/// the choice for all of them, since their rings share one layout.
-fn open_one<K: Kernel>(
-    k: &K,
-    n: &mut Negotiation,
-    tp: (u32, bool),
-    pid: i32,
-    cpu: i32,
-    watermark: u32,
-) -> io::Result<OwnedFd> {
-    let r = open_candidates(k, n, tp, pid, cpu, watermark);
-    if !tp.1 || n.stack_dump_settled {
-        return r;
-    }
-    match r {
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) && n.stack_dump > 0 => {
-            let asked = n.stack_dump;
-            n.stack_dump = 0;
-            let again = open_candidates(k, n, tp, pid, cpu, watermark);
-            if again.is_ok() {
-                n.stack_dump_settled = true;
-                return again;
+/// Sorts the opens out: a tracepoint the kernel lacks is skipped (with the reason), any
+/// other failure ends the open with a hint of what to change.
+fn sort_out<K: Kernel>(
+    kernel: &K,
+    tps: &[TracepointSpec],
+    results: Vec<Result<Vec<OwnedFd>, PerfError>>,
+    ncpus: usize,
+) -> Result<(Vec<OpenTp>, Skipped), PerfError> {
+    let mut open_tps = Vec::with_capacity(tps.len());
+    let mut skipped = Vec::new();
+    for (tp, r) in tps.iter().zip(results) {
+        let err = match r {
+            Ok(fds) => {
+                open_tps.push(OpenTp {
+                    name: tp.name.clone(),
+                    fds,
+                });
+                continue;
             }
-            n.stack_dump = asked;
-            Err(e)
+            Err(e) => e,
+        };
+        let err = match err.kind() {
+            ErrorKind::Permission => err.hint(permission_hint(kernel.perf_event_paranoid())),
+            ErrorKind::TooManyFiles => err.hint(format!(
+                "{} events needed for {} CPUs x {} tracepoints; raise `ulimit -n` or trace fewer events",
+                ncpus * tps.len(),
+                ncpus,
+                tps.len()
+            )),
+            ErrorKind::Missing => err.hint("not available on this kernel"),
+            ErrorKind::Other => err,
+        };
+        if err.kind() != ErrorKind::Missing {
+            return Err(err);
         }
-        Ok(fd) => {
-            n.stack_dump_settled = true;
-            Ok(fd)
-        }
-        Err(e) => Err(e),
+        skipped.push((tp.name.clone(), err));
+        open_tps.push(OpenTp {
+            name: tp.name.clone(),
+            fds: Vec::new(),
+        });
     }
+    Ok((open_tps, skipped))
 }
 
-fn open_candidates<K: Kernel>(
-    k: &K,
-    n: &mut Negotiation,
-    (id, stack): (u32, bool),
-    pid: i32,
-    cpu: i32,
-    watermark: u32,
-) -> io::Result<OwnedFd> {
-    // Candidates for (clockid, cloexec, backward): as negotiated, then — while unsettled —
-    // without write_backward (4.7+), without clockid (4.1+), then also without the cloexec
-    // flag (3.14+): each feature is older than the one dropped before it.
-    let mut cands = vec![(n.clockid, n.cloexec, n.backward)];
-    if !n.backward_settled && n.backward {
-        cands.push((n.clockid, n.cloexec, false));
-    }
-    if !n.clockid_settled && n.clockid {
-        cands.push((false, n.cloexec, false));
-    }
-    if !n.cloexec_settled && n.cloexec {
-        cands.push((false, false, false));
-    }
-    let mut first_err = None;
-    for (clockid, cloexec, backward) in cands {
-        match open_sized(
-            k,
-            n,
-            (id, stack),
-            pid,
-            cpu,
-            watermark,
-            clockid,
-            cloexec,
-            backward,
-        ) {
-            Ok(fd) => {
-                if !n.backward_settled {
-                    n.backward_settled = true;
-                    n.backward_state = if backward {
-                        Feature::Used
-                    } else {
-                        Feature::Rejected(libc::EINVAL)
-                    };
-                    n.backward = backward;
-                }
-                if !n.clockid_settled {
-                    n.clockid_settled = true;
-                    n.clockid_state = if clockid {
-                        Feature::Used
-                    } else if n.clockid {
-                        Feature::Rejected(libc::EINVAL)
-                    } else {
-                        Feature::Unused
-                    };
-                    n.clockid = clockid;
-                }
-                if !n.cloexec_settled {
-                    n.cloexec_settled = true;
-                    n.cloexec_state = if cloexec {
-                        Feature::Used
-                    } else {
-                        Feature::Rejected(libc::EINVAL)
-                    };
-                    n.cloexec = cloexec;
-                }
-                n.size_settled = true;
-                return Ok(fd);
-            }
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-                first_err.get_or_insert(e);
-            }
-            Err(e) => return Err(first_err.unwrap_or(e)),
-        }
-    }
-    Err(first_err.unwrap_or_else(|| io::Error::from_raw_os_error(libc::EINVAL)))
+/// Where rings go: the CPUs, the tasks per CPU, and each ring's size.
+struct RingGeometry<'a> {
+    cpus: &'a [u32],
+    tasks: usize,
+    data_pages: usize,
+    page: usize,
 }
 
-/// The attr of one tracepoint event with the given (candidate or settled) choices; events
-/// bound to a task follow its children (`inherit`).
-fn tracepoint_attr(
-    (id, stack): (u32, bool),
-    size: u32,
-    pid: i32,
-    watermark: u32,
-    clockid: bool,
-    backward: bool,
-    stack_dump: u32,
-) -> perf_event_attr {
-    attr::tracepoint(
-        id as u64,
-        &AttrOptions {
-            size,
-            use_clockid: clockid,
-            wakeup_watermark: watermark,
-            inherit: pid >= 0,
-            write_backward: backward,
-            stack,
-            stack_dump,
-        },
-    )
-}
-
-/// One open, retried once with the kernel's size after E2BIG while the size is unsettled.
-#[allow(clippy::too_many_arguments)]
-fn open_sized<K: Kernel>(
-    k: &K,
-    n: &mut Negotiation,
-    tp: (u32, bool),
-    pid: i32,
-    cpu: i32,
-    watermark: u32,
-    clockid: bool,
-    cloexec: bool,
-    backward: bool,
-) -> io::Result<OwnedFd> {
-    let flags = if cloexec {
-        PERF_FLAG_FD_CLOEXEC as u64
+/// Maps one ring per CPU and sample layout ([without, with] call chains) and points the
+/// CPU's other events at it (SET_OUTPUT); where the kernel refuses that, each event gets
+/// a ring of its own. Returns the rings and how SET_OUTPUT went.
+fn map_rings<K: Kernel>(
+    kernel: &K,
+    tps: &[TracepointSpec],
+    open_tps: &[OpenTp],
+    n: &Negotiation,
+    g: &RingGeometry<'_>,
+    compat: &Compat,
+) -> Result<(Vec<RingSlot>, Feature), PerfError> {
+    let (cpus, data_pages, page) = (g.cpus, g.data_pages, g.page);
+    let mut set_output = if compat.no_set_output {
+        Feature::Forced
     } else {
-        0
+        Feature::Unused
     };
-    let mut retried = false;
-    loop {
-        let mut a = tracepoint_attr(tp, n.size, pid, watermark, clockid, backward, n.stack_dump);
-        match k.perf_event_open(&mut a, pid, cpu, -1, flags) {
-            Ok(fd) => return Ok(fd),
-            Err(e) if e.raw_os_error() == Some(libc::E2BIG) && !n.size_settled && !retried => {
-                let asked = a.size;
-                if !(SIZE_VER0..n.size).contains(&asked) {
-                    return Err(e);
+    let mut rings: Vec<RingSlot> = Vec::with_capacity(cpus.len());
+    for (ci, &cpu) in cpus.iter().enumerate() {
+        // One ring per CPU per sample layout: [without, with] call chains.
+        let mut owners: [Option<usize>; 2] = [None, None];
+        let (ntasks, ncpus) = (g.tasks, cpus.len());
+        let slots = open_tps
+            .iter()
+            .enumerate()
+            .flat_map(|(ti, tp)| (0..ntasks).map(move |k| (ti, tp, k * ncpus + ci)));
+        for (ti, tp, fi) in slots {
+            let Some(fd) = tp.fds.get(fi) else { continue };
+            let stack = tps[ti].stack;
+            let owner = &mut owners[usize::from(stack)];
+            if let (Some(ri), Feature::Unused | Feature::Used) = (*owner, set_output) {
+                let (oti, oci) = rings[ri].owner;
+                match kernel.set_output(fd.as_fd(), open_tps[oti].fds[oci].as_fd()) {
+                    Ok(()) => {
+                        set_output = Feature::Used;
+                        continue;
+                    }
+                    Err(e) => set_output = Feature::Rejected(e.raw_os_error().unwrap_or(0)),
                 }
-                n.e2big = Some(asked);
-                n.size = asked;
-                if asked < CLOCKID_MIN_SIZE && n.clockid {
-                    // The kernel's attr has no clockid field: it cannot have the feature.
-                    n.clockid = false;
-                    n.clockid_settled = true;
-                    n.clockid_state = Feature::Rejected(libc::E2BIG);
-                }
-                retried = true;
             }
-            Err(e) => return Err(e),
+            // Read-only is what makes the kernel overwrite (and never wait).
+            let writable = !n.backward;
+            let map = kernel.mmap_ring(fd.as_fd(), data_pages, writable).map_err(|e| {
+                let err = PerfError::new(Op::Mmap, e).tracepoint(&tp.name).cpu(cpu);
+                let kib = data_pages * page / 1024;
+                match err.kind() {
+                    ErrorKind::Permission => err.hint(format!(
+                        "{kib} KiB per ring exceeds perf_event_mlock_kb; use a smaller buffer or run as root"
+                    )),
+                    _ => err.hint(format!("{kib} KiB per ring")),
+                }
+            })?;
+            rings.push(RingSlot {
+                ring: Ring::new(map),
+                cpu_index: ci,
+                owner: (ti, fi),
+                layout: n.layout(stack),
+            });
+            owner.get_or_insert(rings.len() - 1);
         }
     }
+
+    Ok((rings, set_output))
+}
+
+/// The clock records are read by: the perf clock is CLOCK_MONOTONIC where `use_clockid`
+/// was taken, else it is calibrated on a sys_enter event (the calibration's error, if it
+/// failed, is returned for `-v`).
+fn clock_for<K: Kernel>(
+    kernel: &K,
+    tps: &[TracepointSpec],
+    open_tps: &[OpenTp],
+    n: &Negotiation,
+    calibrate_with: Option<u32>,
+) -> (Clock, Option<String>) {
+    let mut calibration_error = None;
+    let clock = if n.clockid {
+        Clock::monotonic()
+    } else {
+        let cal = {
+            tps.iter()
+                .zip(open_tps)
+                .find(|(t, o)| {
+                    !o.fds.is_empty()
+                        && (t.name == "raw_syscalls:sys_enter" || t.name == "syscalls:sys_enter")
+                })
+                .map(|(t, _)| t.id)
+                .or(calibrate_with)
+        };
+        match cal.map(|id| Clock::calibrate(kernel, id, n.size, n.open_flags())) {
+            Some(Ok(c)) => c,
+            Some(Err(e)) => {
+                calibration_error = Some(describe(&e));
+                Clock::assumed()
+            }
+            None => {
+                calibration_error = Some("no sys_enter tracepoint to calibrate with".into());
+                Clock::assumed()
+            }
+        }
+    };
+
+    (clock, calibration_error)
 }
 
 /// Pages for a ring of at least `bytes` (a power of two, at least one).
@@ -575,205 +379,21 @@ impl<K: Kernel> Engine<K> {
             n.stack_dump = cfg.stack_dump.min(MAX_STACK_DUMP) & !7;
         }
 
-        let mut open_tps = Vec::with_capacity(tps.len());
-        let mut skipped = Vec::new();
-        // Opens one tracepoint on every (task, cpu) slot, one at a time, settling the
-        // negotiated attributes on the way. fds[task_index * ncpus + cpu_index].
-        let open_tp = |n: &mut Negotiation,
-                       tp: &TracepointSpec|
-         -> Result<Vec<OwnedFd>, PerfError> {
-            let mut fds = Vec::with_capacity(cpus.len() * tasks.len());
-            for &task in &tasks {
-                for &cpu in &cpus {
-                    let pid = if tp.system_wide { -1 } else { task };
-                    let fd = open_one(&kernel, n, (tp.id, tp.stack), pid, cpu as i32, watermark)
-                        .map_err(|e| PerfError::new(Op::Open, e).tracepoint(&tp.name).cpu(cpu))?;
-                    fds.push(fd);
-                }
-            }
-            Ok(fds)
-        };
-        // Once the first tracepoint settled the attributes, the rest open in one batch
-        // (in parallel on the real kernel: probe events each wait for a registration).
-        let mut results: Vec<Result<Vec<OwnedFd>, PerfError>> = Vec::with_capacity(tps.len());
-        let mut rest = 0;
-        for tp in tps {
-            let r = open_tp(&mut n, tp);
-            let ok = r.is_ok();
-            results.push(r);
-            rest += 1;
-            if ok {
-                break;
-            }
-        }
-        if rest < tps.len() {
-            let mut jobs = Vec::new();
-            for tp in &tps[rest..] {
-                for &task in &tasks {
-                    for &cpu in &cpus {
-                        let pid = if tp.system_wide { -1 } else { task };
-                        jobs.push(OpenJob {
-                            attr: tracepoint_attr(
-                                (tp.id, tp.stack),
-                                n.size,
-                                pid,
-                                watermark,
-                                n.clockid,
-                                n.backward,
-                                n.stack_dump,
-                            ),
-                            pid,
-                            cpu: cpu as i32,
-                            flags: n.open_flags(),
-                        });
-                    }
-                }
-            }
-            let mut opened = kernel.open_many(&mut jobs).into_iter();
-            for tp in &tps[rest..] {
-                let mut fds = Vec::with_capacity(cpus.len() * tasks.len());
-                let mut fail = None;
-                for _ in &tasks {
-                    for &cpu in &cpus {
-                        match opened.next() {
-                            Some(Ok(fd)) => fds.push(fd),
-                            Some(Err(e)) => {
-                                fail.get_or_insert_with(|| {
-                                    PerfError::new(Op::Open, e).tracepoint(&tp.name).cpu(cpu)
-                                });
-                            }
-                            None => {
-                                fail.get_or_insert_with(|| {
-                                    PerfError::new(
-                                        Op::Open,
-                                        io::Error::from_raw_os_error(libc::EINVAL),
-                                    )
-                                    .tracepoint(&tp.name)
-                                    .cpu(cpu)
-                                });
-                            }
-                        }
-                    }
-                }
-                results.push(match fail {
-                    Some(e) => Err(e),
-                    None => Ok(fds),
-                });
-            }
-        }
-        for (tp, r) in tps.iter().zip(results) {
-            let err = match r {
-                Ok(fds) => {
-                    open_tps.push(OpenTp {
-                        name: tp.name.clone(),
-                        fds,
-                    });
-                    continue;
-                }
-                Err(e) => e,
-            };
-            let err = match err.kind() {
-                ErrorKind::Permission => err.hint(permission_hint(kernel.perf_event_paranoid())),
-                ErrorKind::TooManyFiles => err.hint(format!(
-                    "{} events needed for {} CPUs x {} tracepoints; raise `ulimit -n` or trace fewer events",
-                    cpus.len() * tps.len(),
-                    cpus.len(),
-                    tps.len()
-                )),
-                ErrorKind::Missing => err.hint("not available on this kernel"),
-                ErrorKind::Other => err,
-            };
-            if err.kind() != ErrorKind::Missing {
-                return Err(err);
-            }
-            skipped.push((tp.name.clone(), err));
-            open_tps.push(OpenTp {
-                name: tp.name.clone(),
-                fds: Vec::new(),
-            });
-        }
+        let results = open_all(&kernel, &mut n, tps, &tasks, &cpus, watermark);
+        let (open_tps, mut skipped) = sort_out(&kernel, tps, results, cpus.len())?;
         if open_tps.iter().all(|t| t.fds.is_empty()) {
             let (_, err) = skipped.remove(0);
             return Err(err);
         }
 
-        let mut set_output = if cfg.compat.no_set_output {
-            Feature::Forced
-        } else {
-            Feature::Unused
+        let geometry = RingGeometry {
+            cpus: &cpus,
+            tasks: tasks.len(),
+            data_pages,
+            page,
         };
-        let mut rings: Vec<RingSlot> = Vec::with_capacity(cpus.len());
-        for (ci, &cpu) in cpus.iter().enumerate() {
-            // One ring per CPU per sample layout: [without, with] call chains.
-            let mut owners: [Option<usize>; 2] = [None, None];
-            let (ntasks, ncpus) = (tasks.len(), cpus.len());
-            let slots = open_tps
-                .iter()
-                .enumerate()
-                .flat_map(|(ti, tp)| (0..ntasks).map(move |k| (ti, tp, k * ncpus + ci)));
-            for (ti, tp, fi) in slots {
-                let Some(fd) = tp.fds.get(fi) else { continue };
-                let stack = tps[ti].stack;
-                let owner = &mut owners[usize::from(stack)];
-                if let (Some(ri), Feature::Unused | Feature::Used) = (*owner, set_output) {
-                    let (oti, oci) = rings[ri].owner;
-                    match kernel.set_output(fd.as_fd(), open_tps[oti].fds[oci].as_fd()) {
-                        Ok(()) => {
-                            set_output = Feature::Used;
-                            continue;
-                        }
-                        Err(e) => set_output = Feature::Rejected(e.raw_os_error().unwrap_or(0)),
-                    }
-                }
-                // Read-only is what makes the kernel overwrite (and never wait).
-                let writable = !n.backward;
-                let map = kernel.mmap_ring(fd.as_fd(), data_pages, writable).map_err(|e| {
-                    let err = PerfError::new(Op::Mmap, e).tracepoint(&tp.name).cpu(cpu);
-                    let kib = data_pages * page / 1024;
-                    match err.kind() {
-                        ErrorKind::Permission => err.hint(format!(
-                            "{kib} KiB per ring exceeds perf_event_mlock_kb; use a smaller buffer or run as root"
-                        )),
-                        _ => err.hint(format!("{kib} KiB per ring")),
-                    }
-                })?;
-                rings.push(RingSlot {
-                    ring: Ring::new(map),
-                    cpu_index: ci,
-                    owner: (ti, fi),
-                    layout: n.layout(stack),
-                });
-                owner.get_or_insert(rings.len() - 1);
-            }
-        }
-
-        let mut calibration_error = None;
-        let clock = if n.clockid {
-            Clock::monotonic()
-        } else {
-            let cal = {
-                tps.iter()
-                    .zip(&open_tps)
-                    .find(|(t, o)| {
-                        !o.fds.is_empty()
-                            && (t.name == "raw_syscalls:sys_enter"
-                                || t.name == "syscalls:sys_enter")
-                    })
-                    .map(|(t, _)| t.id)
-                    .or(cfg.calibrate_with)
-            };
-            match cal.map(|id| Clock::calibrate(&kernel, id, n.size, n.open_flags())) {
-                Some(Ok(c)) => c,
-                Some(Err(e)) => {
-                    calibration_error = Some(describe(&e));
-                    Clock::assumed()
-                }
-                None => {
-                    calibration_error = Some("no sys_enter tracepoint to calibrate with".into());
-                    Clock::assumed()
-                }
-            }
-        };
+        let (rings, set_output) = map_rings(&kernel, tps, &open_tps, &n, &geometry, &cfg.compat)?;
+        let (clock, calibration_error) = clock_for(&kernel, tps, &open_tps, &n, cfg.calibrate_with);
 
         let events = open_tps.iter().map(|t| t.fds.len()).sum();
         let features = Features {
@@ -1090,35 +710,10 @@ impl<K: Kernel> Engine<K> {
     }
 }
 
-/// Makes sure `cpus × tps` perf fds (plus a margin) fit under RLIMIT_NOFILE, raising the
-/// soft limit to the hard one when needed. Returns the raise, if any.
-fn ensure_fds<K: Kernel>(k: &K, cpus: usize, tps: usize) -> Result<Option<(u64, u64)>, PerfError> {
-    let needed = (cpus as u64)
-        .saturating_mul(tps as u64)
-        .saturating_add(FD_MARGIN);
-    let (soft, hard) = k
-        .nofile_limit()
-        .map_err(|e| PerfError::new(Op::FdLimit, e))?;
-    if soft >= needed {
-        return Ok(None);
-    }
-    if hard < needed {
-        return Err(PerfError::new(Op::FdLimit, io::Error::from_raw_os_error(libc::EMFILE)).hint(format!(
-            "{needed} file descriptors needed ({cpus} CPUs x {tps} tracepoints + {FD_MARGIN} spare) \
-             but the hard limit is {hard}; raise it (ulimit -Hn) or trace fewer tracepoints"
-        )));
-    }
-    k.set_nofile_soft(hard).map_err(|e| {
-        PerfError::new(Op::FdLimit, e).hint(format!(
-            "raising the soft limit {soft} to {hard} for {needed} descriptors"
-        ))
-    })?;
-    Ok(Some((soft, hard)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::perf::attr::FULL_SIZE;
     use crate::perf::clock::{ClockMode, realtime_ns};
     use crate::perf::fake::FakeKernel;
     use crate::perf::fake::Opened;

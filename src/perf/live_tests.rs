@@ -2,8 +2,9 @@
 //! root or when tracefs cannot be found or mounted; they only assert on samples of their
 //! own thread, so other system-wide tests running at the same time do not disturb them.
 
+use super::Feature;
 use super::clock::{ClockMode, realtime_ns};
-use super::engine::{Engine, EngineConfig, Feature, TracepointSpec};
+use super::engine::{Engine, EngineConfig, TracepointSpec};
 use super::sys::RealKernel;
 use crate::compat::Compat;
 

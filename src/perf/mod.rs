@@ -20,12 +20,14 @@ pub mod error;
 pub(crate) mod fake;
 #[cfg(test)]
 mod live_tests;
+mod open;
 pub mod record;
 pub mod ring;
 pub mod sys;
 
 pub use clock::{Clock, ClockMode};
-pub use engine::{Engine, EngineConfig, Feature, Features, ReadErrors, TracepointSpec};
+pub use engine::{Engine, EngineConfig, ReadErrors, TracepointSpec};
 pub use error::{ErrorKind, ErrorKind as PerfErrorKind, Op, PerfError};
+pub use open::{Feature, Features};
 pub use record::{Record, Sample};
 pub use sys::{Kernel, RealKernel};

@@ -1,5 +1,6 @@
-//! Wall-clock timestamps rendered the way sysdig prints `evt.outputtime`: local time of
-//! day with nanoseconds, `16:17:57.881730713`.
+//! Wall-clock timestamps, written the way sysdig prints `evt.outputtime` (local time of
+//! day with nanoseconds, `16:17:57.881730713`) and its other time formats. Shared by the
+//! event fields (`evt.datetime`...) and the printers, so neither depends on the other.
 //!
 //! The local UTC offset comes from libc's `localtime_r` (which reads /etc/localtime and TZ,
 //! no NSS involved), asked once per distinct second, so the hot path is integer arithmetic.
