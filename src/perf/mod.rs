@@ -20,7 +20,7 @@ pub mod error;
 pub(crate) mod fake;
 #[cfg(test)]
 mod live_tests;
-mod open;
+pub mod open;
 pub mod record;
 pub mod ring;
 pub mod sys;
