@@ -314,17 +314,17 @@ impl Flow<'_, '_> {
                 // soon without waiting for a ring's watermark.
                 return Some(SINK_WAIT_MS);
             }
-            let Flow {
-                merger,
-                pipeline,
-                decoder,
-                stacks,
-                clock,
-                ..
-            } = self;
-            let n = merger.pop_ready_at_most(watermark(now), CATCH_UP_SLICE, |s| {
-                hand_on(pipeline, decoder, stacks.as_ref(), clock, s)
-            });
+            let n = self
+                .merger
+                .pop_ready_at_most(watermark(now), CATCH_UP_SLICE, |s| {
+                    hand_on(
+                        &mut self.pipeline,
+                        self.decoder,
+                        self.stacks.as_ref(),
+                        &self.clock,
+                        s,
+                    )
+                });
             if n < CATCH_UP_SLICE {
                 // Everything before the watermark has been handed on.
                 self.pipeline
@@ -354,15 +354,15 @@ impl Flow<'_, '_> {
         self.engine.disable();
         if !self.pipeline.done {
             self.drain();
-            let Flow {
-                merger,
-                pipeline,
-                decoder,
-                stacks,
-                clock,
-                ..
-            } = self;
-            merger.flush(|s| hand_on(pipeline, decoder, stacks.as_ref(), clock, s));
+            self.merger.flush(|s| {
+                hand_on(
+                    &mut self.pipeline,
+                    self.decoder,
+                    self.stacks.as_ref(),
+                    &self.clock,
+                    s,
+                )
+            });
         }
         self.pipeline.release_all(self.decoder);
         let lost = self.engine.lost_per_cpu();
